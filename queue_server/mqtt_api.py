@@ -1,0 +1,149 @@
+"""MQTT side of the server: commands in, replies, retained state and events out (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from queue_server import commands
+from queue_server.worker import Request, Worker, fail
+from yichuang.config_model import Config
+from yichuang.mqtt_client import Message, MqttClient
+
+log = logging.getLogger(__name__)
+
+DEVICE = "server"
+VERSION = "0.1.0"
+
+
+class MqttApi:
+    """Turns `yc/{hall}/cmd/…` messages into worker requests and publishes what they change."""
+
+    def __init__(self, config: Config, worker: Worker, client: MqttClient,
+                 count: Callable[[str, str], None] = lambda name, code: None) -> None:
+        self.config = config
+        self.worker = worker
+        self.client = client
+        self.count = count
+        self.root = f"yc/{config.hall.id}/"
+        self.reply_prefix = f"{self.root}reply/"
+        worker.publishers.append(self)
+        client.subscribe(f"{self.root}cmd/#", self._on_command)
+        client.add_connect_hook(self.republish)
+
+    # ----------------------------------------------------------------- outbound
+
+    def republish(self) -> None:
+        """After every (re)connect: the broker may have lost everything, so say it all again."""
+        self.client.publish(f"{self.root}device/{DEVICE}/info",
+                            {"kind": "queue_server", "model": "yichuang", "version": VERSION}, retain=True)
+        self.client.publish(f"homeassistant/device/yc_{self.config.hall.id}_{DEVICE}/config",
+                            self._discovery(), retain=True)
+        for suffix, payload in list(self.worker.states.items()):
+            self.client.publish(self.root + suffix, payload, retain=True)
+
+    def publish_changes(self, events: list[tuple[str, dict[str, object]]],
+                        states: dict[str, dict[str, object]]) -> None:
+        for suffix, payload in states.items():
+            self.client.publish(self.root + suffix, payload, retain=True)
+        for kind, payload in events:
+            self.client.publish(f"{self.root}event/{kind}", {"event_id": uuid.uuid4().hex, **payload})
+
+    def _discovery(self) -> dict[str, Any]:
+        """Home Assistant device-based discovery: one sensor of waiting citizens per service."""
+        hall = self.config.hall.id
+        components: dict[str, Any] = {}
+        for service in self.config.services:
+            components[f"waiting_{service.id}"] = {
+                "platform": "sensor",
+                "name": f"{service.name_en} waiting",
+                "unique_id": f"yc_{hall}_waiting_{service.id}",
+                "state_topic": f"{self.root}state/queue/{service.id}",
+                "value_template": "{{ value_json.waiting }}",
+                "unit_of_measurement": "tickets",
+                "state_class": "measurement",
+            }
+        return {
+            "device": {"identifiers": [f"yc_{hall}_{DEVICE}"], "name": f"{self.config.hall.name_en} queue server",
+                       "manufacturer": "Yichuang", "model": "queue_server", "sw_version": VERSION},
+            "origin": {"name": "yichuang", "sw_version": VERSION},
+            "availability": [{"topic": self.client.status_topic}],
+            "components": components,
+            "qos": 1,
+        }
+
+    # ----------------------------------------------------------------- inbound
+
+    def _on_command(self, message: Message) -> None:
+        rest = message.topic[len(self.root) + len("cmd/"):]
+        name, window = _command_name(rest)
+        try:
+            body = json.loads(message.payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            self._reject(message, None, None, "invalid_request", "payload is not UTF-8 JSON")
+            return
+        if not isinstance(body, dict):
+            self._reject(message, None, None, "invalid_request", "payload must be a JSON object")
+            return
+        request_id = body.pop("id", None)
+        reply_to = body.pop("reply_to", None)
+        target = self._reply_target(reply_to, message.response_topic)
+        if target is None:
+            # nowhere we may answer: the contract says drop it, and we count it
+            self.count(name, "bad_reply_to")
+            log.warning("event=command_dropped reason=reply_to topic=%s", message.topic)
+            return
+        if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
+            self._send(target, message.correlation_data,
+                       fail(None, "invalid_request", "id must be a non-empty string of at most 128 characters"))
+            self.count(name, "invalid_request")
+            return
+        if name not in commands.COMMANDS:
+            self._send(target, message.correlation_data, fail(request_id, "unknown_command",
+                                                              f"no command at {message.topic}"))
+            self.count(name, "unknown_command")
+            return
+        if commands.COMMANDS[name].window and (window is None or window not in self.worker.hall.windows):
+            self._send(target, message.correlation_data, fail(request_id, "unknown_window",
+                                                              f"no window {window!r} in this hall"))
+            self.count(name, "unknown_window")
+            return
+        correlation = message.correlation_data
+
+        def respond(reply: dict[str, Any]) -> None:
+            self._send(target, correlation, reply)
+            self.count(name, "ok" if reply.get("ok") else reply["error"]["code"])
+
+        self.worker.submit(Request(name, body, respond, request_id=request_id, window=window, topic=message.topic))
+
+    def _reply_target(self, reply_to: object, response_topic: str | None) -> str | None:
+        for candidate in (reply_to, response_topic):
+            if isinstance(candidate, str) and self._allowed_reply(candidate):
+                return candidate
+        return None
+
+    def _allowed_reply(self, topic: str) -> bool:
+        return (topic.startswith(self.reply_prefix) and len(topic) > len(self.reply_prefix)
+                and "+" not in topic and "#" not in topic and "\x00" not in topic)
+
+    def _reject(self, message: Message, request_id: str | None, _body: object, code: str, text: str) -> None:
+        # without a parsable reply_to only an MQTT v5 response topic can carry the answer
+        self.count("unparsed", code)
+        if message.response_topic and self._allowed_reply(message.response_topic):
+            self._send(message.response_topic, message.correlation_data, fail(request_id, code, text))
+        else:
+            log.warning("event=command_dropped reason=%s topic=%s", code, message.topic)
+
+    def _send(self, topic: str, correlation: bytes | None, reply: dict[str, Any]) -> None:
+        self.client.publish(topic, reply, correlation_data=correlation)
+
+
+def _command_name(rest: str) -> tuple[str, str | None]:
+    """`window/w03/call_next` -> (`window/call_next`, `w03`); `ticket/issue` -> (`ticket/issue`, None)."""
+    parts = rest.split("/")
+    if len(parts) == 3 and parts[0] == "window":
+        return f"window/{parts[2]}", parts[1]
+    return rest, None

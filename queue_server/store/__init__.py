@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and the unit of work (SQLite, PostgreSQL)."""

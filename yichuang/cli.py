@@ -1,0 +1,128 @@
+"""`yichuang …`: the one entry point of every Yichuang process (CONTRACT §1).
+
+This is the only module that reads the environment (NOTIFY_SOCKET, WATCHDOG_USEC) and
+installs signal handlers; everything else gets what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from yichuang.sdnotify import Notifier
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        logging.getLogger("yichuang").info("event=signal signal=%s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _notifier() -> Notifier:
+    return Notifier(os.environ.get("NOTIFY_SOCKET"), os.environ.get("WATCHDOG_USEC"))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from yichuang.config import check_config
+
+    issues = check_config(args.path)
+    if not issues:
+        print(f"{args.path}: OK")
+        return 0
+    for issue in issues:
+        print(_format_issue(args.path, issue), file=sys.stderr)
+    return 1
+
+
+def _format_issue(path: str, issue: object) -> str:
+    line = getattr(issue, "line", None)
+    where = getattr(issue, "path", "")
+    message = getattr(issue, "message", str(issue))
+    prefix = f"{path}:{line}" if line else path
+    return f"{prefix}: {where}: {message}" if where else f"{prefix}: {message}"
+
+
+def _load(path: str) -> object:
+    from yichuang.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(1) from None
+    except FileNotFoundError:
+        print(f"{path}: no such file", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from queue_server.app import Server
+    from queue_server.store.repository import StoreError
+    from yichuang.config_model import Config
+
+    config = _load(args.config)
+    assert isinstance(config, Config)
+    stop = _stop_on_signals()
+    try:
+        Server(config).run(stop, _notifier())
+    except (StoreError, ConnectionError) as exc:
+        logging.getLogger("yichuang").error("event=server_failed error=%s", exc)
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from yichuang.demo import run_demo
+
+    stop = _stop_on_signals()
+    return run_demo(Path(args.config), stop, duration_s=args.duration, speed=args.speed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yichuang", description="Yichuang (一窗) service hall system")
+    parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check-config", help="validate a hall config; exit 1 with line-precise errors")
+    check.add_argument("path")
+    check.set_defaults(func=cmd_check_config)
+
+    server = sub.add_parser("server", help="the queue server (MQTT + HTTP)")
+    server.add_argument("-c", "--config", required=True)
+    server.set_defaults(func=cmd_server)
+
+    demo = sub.add_parser("demo", help="a whole simulated hall on loopback, until Ctrl-C")
+    demo.add_argument("-c", "--config", default=str(Path(__file__).resolve().parent.parent
+                                                    / "config" / "hall.example.toml"))
+    demo.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
+    demo.add_argument("--speed", type=float, default=1.0, help="how fast simulated citizens and clerks act")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
