@@ -1,0 +1,1 @@
+"""Hall displays, voice announcements and window LED panel text."""

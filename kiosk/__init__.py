@@ -1,0 +1,1 @@
+"""The self-service kiosk: screens, ticket printing, camera and document scanning."""

@@ -1,0 +1,1 @@
+"""The queue server: MQTT commands and HTTP API over the pure domain core."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: MQTT probe client, test halls, a server under test."""

@@ -1,0 +1,1 @@
+"""Yichuang: queue management for government service halls (CLI and shared parts)."""
