@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from queue_server.metrics import ServerMetrics
@@ -28,8 +29,9 @@ class _WaitingGauge:
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
 
-    def publish_changes(self, events: list[tuple[str, dict[str, object]]],
-                        states: dict[str, dict[str, object]]) -> None:
+    def publish_changes(
+        self, events: list[tuple[str, dict[str, object]]], states: dict[str, dict[str, object]]
+    ) -> None:
         for topic, payload in states.items():
             if topic.startswith("state/queue/"):
                 self.metrics.waiting.labels(str(payload["service"])).set(float(str(payload["waiting"])))
@@ -38,8 +40,14 @@ class _WaitingGauge:
 class Server:
     """One hall's queue server. `start()` brings it up; `stop()` finishes in-flight work first."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None, http: bool = True,
-                 client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        http: bool = True,
+        client_id: str | None = None,
+    ) -> None:
         self.config = config
         tz = ZoneInfo(config.hall.timezone)
         self.clock = clock or (lambda: datetime.now(tz))
@@ -50,24 +58,35 @@ class Server:
         self.worker: Worker | None = None
         self.client: MqttClient | None = None
         self._http: object | None = None
+        self._app: Any = None
         self._http_thread: threading.Thread | None = None
-        self.public_url = config.http.public_url or f"http://{_visible_host(config.http.host)}:{config.http.port}"
+        self.public_url = (
+            config.http.public_url or f"http://{_visible_host(config.http.host)}:{config.http.port}"
+        )
 
     def start(self) -> None:
         self.store.open()
         self.store.prune_requests(prune_horizon(self.clock()))
-        self.worker = Worker(self.config, self.store, self.clock, on_batch=self.metrics.batch,
-                             public_url=self.public_url)
+        self.worker = Worker(
+            self.config, self.store, self.clock, on_batch=self.metrics.batch, public_url=self.public_url
+        )
         broker = self.config.broker
-        self.client = MqttClient(host=broker.host, port=broker.port, client_id=self.client_id,
-                                 hall=self.config.hall.id, device=DEVICE, username=broker.username,
-                                 password=broker.password)
+        self.client = MqttClient(
+            host=broker.host,
+            port=broker.port,
+            client_id=self.client_id,
+            hall=self.config.hall.id,
+            device=DEVICE,
+            username=broker.username,
+            password=broker.password,
+        )
         MqttApi(self.config, self.worker, self.client, count=self.metrics.count)
         self.worker.publishers.append(_WaitingGauge(self.metrics))
         self.worker.start()
-        self.client.start()
         if self.http_enabled:
             self._start_http()
+        # `online` goes out on connect, so connect last: online means every door is open
+        self.client.start()
         log.info("event=server_started hall=%s http=%s", self.config.hall.id, self.public_url)
 
     def _start_http(self) -> None:
@@ -76,10 +95,23 @@ class Server:
         from queue_server.http_api import create_app
 
         assert self.worker is not None
-        app = create_app(self.config, self.worker, health=self.health, metrics=self.render_metrics,
-                         public_url=self.public_url)
-        server = uvicorn.Server(uvicorn.Config(app, host=self.config.http.host, port=self.config.http.port,
-                                               log_level="warning", access_log=False, lifespan="off"))
+        app = create_app(
+            self.config,
+            self.worker,
+            health=self.health,
+            metrics=self.render_metrics,
+            public_url=self.public_url,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=self.config.http.host,
+                port=self.config.http.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
         # uvicorn installs signal handlers only in the main thread; we own those
         thread = threading.Thread(target=server.run, name="http", daemon=True)
         thread.start()
@@ -87,8 +119,10 @@ class Server:
         while not server.started and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
         if not server.started:
-            raise RuntimeError(f"HTTP server did not start on {self.config.http.host}:{self.config.http.port}")
-        self._http, self._http_thread = server, thread
+            raise RuntimeError(
+                f"HTTP server did not start on {self.config.http.host}:{self.config.http.port}"
+            )
+        self._http, self._http_thread, self._app = server, thread, app
 
     def health(self) -> dict[str, bool]:
         database = self.store.ping() and (self.worker is not None and self.worker.healthy)
@@ -103,6 +137,8 @@ class Server:
     def stop(self) -> None:
         """Stop taking HTTP requests, answer what is queued, publish `offline`, close the store."""
         if self._http is not None:
+            # uvicorn waits for open event streams before it exits: end them first
+            self._app.state.live.close()
             self._http.should_exit = True  # type: ignore[attr-defined]
             if self._http_thread is not None:
                 self._http_thread.join(5)

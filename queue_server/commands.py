@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -111,8 +111,16 @@ class Context:
 
     now: datetime
     window: str | None
-    token: str
+    new_token: Callable[[], str]
     public_url: str = ""
+    _token: list[str] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        """A fresh token for a new ticket, drawn only by the commands that issue one."""
+        if not self._token:
+            self._token.append(self.new_token())
+        return self._token[0]
 
     def status_url(self) -> str:
         return f"{self.public_url.rstrip('/')}/t/{self.token}"
@@ -134,23 +142,34 @@ def _w(ctx: Context) -> str:
 
 
 COMMANDS: dict[str, Spec] = {
-    "ticket/issue": Spec(IssueArgs, lambda h, a, c: {
-        **h.issue(a.service, a.kiosk, a.priority, a.phone, c.token, c.now), "status_url": c.status_url()}),
+    "ticket/issue": Spec(
+        IssueArgs,
+        lambda h, a, c: {
+            **h.issue(a.service, a.kiosk, a.priority, a.phone, c.token, c.now),
+            "status_url": c.status_url(),
+        },
+    ),
     "ticket/cancel": Spec(TokenArgs, lambda h, a, c: h.cancel_ticket(a.token, c.now)),
-    "appointment/checkin": Spec(CheckinArgs, lambda h, a, c: {
-        **h.checkin(a.code, a.kiosk, c.token, c.now), "status_url": c.status_url()}),
+    "appointment/checkin": Spec(
+        CheckinArgs,
+        lambda h, a, c: {**h.checkin(a.code, a.kiosk, c.token, c.now), "status_url": c.status_url()},
+    ),
     "appointment/create": Spec(
-        AppointmentArgs, lambda h, a, c: h.create_appointment(a.code, a.service, a.slot_at, a.phone, c.now)),
+        AppointmentArgs, lambda h, a, c: h.create_appointment(a.code, a.service, a.slot_at, a.phone, c.now)
+    ),
     "appointment/cancel": Spec(CodeArgs, lambda h, a, c: h.cancel_appointment(a.code)),
     "window/call_next": Spec(CallArgs, lambda h, a, c: h.call_next(_w(c), a.clerk, c.now), window=True),
     "window/recall": Spec(NoArgs, lambda h, a, c: h.recall(_w(c), c.now), window=True),
     "window/start": Spec(NoArgs, lambda h, a, c: h.start(_w(c), c.now), window=True),
     "window/finish": Spec(FinishArgs, lambda h, a, c: h.finish(_w(c), a.outcome, c.now), window=True),
     "window/no_show": Spec(NoArgs, lambda h, a, c: h.no_show(_w(c), c.now), window=True),
-    "window/transfer": Spec(TransferArgs, lambda h, a, c: h.transfer(_w(c), a.service, a.window, c.now), window=True),
+    "window/transfer": Spec(
+        TransferArgs, lambda h, a, c: h.transfer(_w(c), a.service, a.window, c.now), window=True
+    ),
     "window/park": Spec(NoArgs, lambda h, a, c: h.park(_w(c), c.now), window=True),
     "window/call_parked": Spec(
-        CallParkedArgs, lambda h, a, c: h.call_parked(_w(c), a.ticket, a.clerk, c.now), window=True),
+        CallParkedArgs, lambda h, a, c: h.call_parked(_w(c), a.ticket, a.clerk, c.now), window=True
+    ),
     "window/pause": Spec(PauseArgs, lambda h, a, c: h.pause(_w(c), a.reason, c.now), window=True),
     "window/resume": Spec(CallArgs, lambda h, a, c: h.resume(_w(c), a.clerk, c.now), window=True),
     "window/open": Spec(CallArgs, lambda h, a, c: h.open_window(_w(c), a.clerk, c.now), window=True),

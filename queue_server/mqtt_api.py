@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,13 @@ VERSION = "0.1.0"
 class MqttApi:
     """Turns `yc/{hall}/cmd/…` messages into worker requests and publishes what they change."""
 
-    def __init__(self, config: Config, worker: Worker, client: MqttClient,
-                 count: Callable[[str, str], None] = lambda name, code: None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        worker: Worker,
+        client: MqttClient,
+        count: Callable[[str, str], None] = lambda name, code: None,
+    ) -> None:
         self.config = config
         self.worker = worker
         self.client = client
@@ -38,19 +42,24 @@ class MqttApi:
 
     def republish(self) -> None:
         """After every (re)connect: the broker may have lost everything, so say it all again."""
-        self.client.publish(f"{self.root}device/{DEVICE}/info",
-                            {"kind": "queue_server", "model": "yichuang", "version": VERSION}, retain=True)
-        self.client.publish(f"homeassistant/device/yc_{self.config.hall.id}_{DEVICE}/config",
-                            self._discovery(), retain=True)
+        self.client.publish(
+            f"{self.root}device/{DEVICE}/info",
+            {"kind": "queue_server", "model": "yichuang", "version": VERSION},
+            retain=True,
+        )
+        self.client.publish(
+            f"homeassistant/device/yc_{self.config.hall.id}_{DEVICE}/config", self._discovery(), retain=True
+        )
         for suffix, payload in list(self.worker.states.items()):
             self.client.publish(self.root + suffix, payload, retain=True)
 
-    def publish_changes(self, events: list[tuple[str, dict[str, object]]],
-                        states: dict[str, dict[str, object]]) -> None:
+    def publish_changes(
+        self, events: list[tuple[str, dict[str, object]]], states: dict[str, dict[str, object]]
+    ) -> None:
         for suffix, payload in states.items():
             self.client.publish(self.root + suffix, payload, retain=True)
         for kind, payload in events:
-            self.client.publish(f"{self.root}event/{kind}", {"event_id": uuid.uuid4().hex, **payload})
+            self.client.publish(f"{self.root}event/{kind}", payload)
 
     def _discovery(self) -> dict[str, Any]:
         """Home Assistant device-based discovery: one sensor of waiting citizens per service."""
@@ -67,8 +76,13 @@ class MqttApi:
                 "state_class": "measurement",
             }
         return {
-            "device": {"identifiers": [f"yc_{hall}_{DEVICE}"], "name": f"{self.config.hall.name_en} queue server",
-                       "manufacturer": "Yichuang", "model": "queue_server", "sw_version": VERSION},
+            "device": {
+                "identifiers": [f"yc_{hall}_{DEVICE}"],
+                "name": f"{self.config.hall.name_en} queue server",
+                "manufacturer": "Yichuang",
+                "model": "queue_server",
+                "sw_version": VERSION,
+            },
             "origin": {"name": "yichuang", "sw_version": VERSION},
             "availability": [{"topic": self.client.status_topic}],
             "components": components,
@@ -78,7 +92,7 @@ class MqttApi:
     # ----------------------------------------------------------------- inbound
 
     def _on_command(self, message: Message) -> None:
-        rest = message.topic[len(self.root) + len("cmd/"):]
+        rest = message.topic[len(self.root) + len("cmd/") :]
         name, window = _command_name(rest)
         try:
             body = json.loads(message.payload.decode("utf-8"))
@@ -97,18 +111,27 @@ class MqttApi:
             log.warning("event=command_dropped reason=reply_to topic=%s", message.topic)
             return
         if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
-            self._send(target, message.correlation_data,
-                       fail(None, "invalid_request", "id must be a non-empty string of at most 128 characters"))
+            self._send(
+                target,
+                message.correlation_data,
+                fail(None, "invalid_request", "id must be a non-empty string of at most 128 characters"),
+            )
             self.count(name, "invalid_request")
             return
         if name not in commands.COMMANDS:
-            self._send(target, message.correlation_data, fail(request_id, "unknown_command",
-                                                              f"no command at {message.topic}"))
+            self._send(
+                target,
+                message.correlation_data,
+                fail(request_id, "unknown_command", f"no command at {message.topic}"),
+            )
             self.count(name, "unknown_command")
             return
         if commands.COMMANDS[name].window and (window is None or window not in self.worker.hall.windows):
-            self._send(target, message.correlation_data, fail(request_id, "unknown_window",
-                                                              f"no window {window!r} in this hall"))
+            self._send(
+                target,
+                message.correlation_data,
+                fail(request_id, "unknown_window", f"no window {window!r} in this hall"),
+            )
             self.count(name, "unknown_window")
             return
         correlation = message.correlation_data
@@ -117,7 +140,9 @@ class MqttApi:
             self._send(target, correlation, reply)
             self.count(name, "ok" if reply.get("ok") else reply["error"]["code"])
 
-        self.worker.submit(Request(name, body, respond, request_id=request_id, window=window, topic=message.topic))
+        self.worker.submit(
+            Request(name, body, respond, request_id=request_id, window=window, topic=message.topic)
+        )
 
     def _reply_target(self, reply_to: object, response_topic: str | None) -> str | None:
         for candidate in (reply_to, response_topic):
@@ -126,8 +151,13 @@ class MqttApi:
         return None
 
     def _allowed_reply(self, topic: str) -> bool:
-        return (topic.startswith(self.reply_prefix) and len(topic) > len(self.reply_prefix)
-                and "+" not in topic and "#" not in topic and "\x00" not in topic)
+        return (
+            topic.startswith(self.reply_prefix)
+            and len(topic) > len(self.reply_prefix)
+            and "+" not in topic
+            and "#" not in topic
+            and "\x00" not in topic
+        )
 
     def _reject(self, message: Message, request_id: str | None, _body: object, code: str, text: str) -> None:
         # without a parsable reply_to only an MQTT v5 response topic can carry the answer

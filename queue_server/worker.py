@@ -8,12 +8,14 @@ same instant are simply two requests in a row, and no answer ever runs ahead of 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import queue
 import secrets
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from queue_server.domain.model import Changes
 from queue_server.domain.numbering import hall_day
 from queue_server.store.repository import Batch, RequestRecord, Store
 from yichuang.config_model import Config
+from yichuang.errors import YichuangError
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,16 @@ class Query:
     respond: Callable[[Any], None]
 
 
+class StorageUnavailable(YichuangError, RuntimeError):
+    """The database refused a commit; the hall was rebuilt from what it holds."""
+
+
 class Publisher(Protocol):
     """Where answers and state go after a commit: the MQTT adapter, the HTTP live views."""
 
-    def publish_changes(self, events: list[tuple[str, dict[str, object]]], states: dict[str, dict[str, object]]) -> None:
-        ...
+    def publish_changes(
+        self, events: list[tuple[str, dict[str, object]]], states: dict[str, dict[str, object]]
+    ) -> None: ...
 
 
 def ok(request_id: str | None, result: dict[str, object]) -> dict[str, Any]:
@@ -73,13 +81,19 @@ def fail(request_id: str | None, code: str, message: str) -> dict[str, Any]:
 class Worker:
     """Owns the hall and the store; everything else talks to it through `submit`."""
 
-    def __init__(self, config: Config, store: Store, clock: Callable[[], datetime],
-                 token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
-                 on_batch: Callable[[int, float], None] | None = None, public_url: str = "") -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Callable[[], datetime],
+        token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
+        on_batch: Callable[[int, float], None] | None = None,
+        public_url: str = "",
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.token = token
+        self.token = token if token is not None else _TokenPool().take
         self.on_batch = on_batch
         self.public_url = public_url or f"http://{config.http.host}:{config.http.port}"
         self.hall_id = config.hall.id
@@ -127,8 +141,14 @@ class Worker:
     def submit(self, item: Request | Query) -> None:
         self._inbox.put(item)
 
-    def call(self, name: str, args: dict[str, Any], window: str | None = None,
-             request_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    def call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        window: str | None = None,
+        request_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
         """Blocking helper for in-process callers (HTTP, tests): submit and wait for the reply."""
         done = threading.Event()
         box: list[dict[str, Any]] = []
@@ -220,9 +240,10 @@ class Worker:
         except Exception:
             log.exception("event=reply_lookup_failed")
             stored = {}
-        for rid, text in stored.items():
-            self._remember(rid, json.loads(text))
+        for stored_id, text in stored.items():
+            self._remember(stored_id, json.loads(text))
         in_batch: dict[str, dict[str, Any]] = {}
+        reads: list[tuple[Query, Any]] = []
         now = self.clock()
         self._crashed = False
         for index, item in enumerate(items):
@@ -235,7 +256,8 @@ class Worker:
                     value = item.run(self.hall)
                 except Exception as exc:  # handed back to the reader, who raises it
                     value = exc
-                item.respond(value)
+                # answered after the commit: a read must not show what the disk may yet refuse
+                reads.append((item, value))
                 continue
             rid = item.request_id
             if rid is not None and (rid in self._replies or rid in in_batch):
@@ -250,8 +272,9 @@ class Worker:
                 batch.changes.merge(self.hall.drain_changes())
             if rid is not None:
                 in_batch[rid] = reply
-                batch.requests.append(RequestRecord(rid, item.topic or item.name, json.dumps(reply, ensure_ascii=False),
-                                                    now))
+                batch.requests.append(
+                    RequestRecord(rid, item.topic or item.name, json.dumps(reply, ensure_ascii=False), now)
+                )
             fresh.append(item)
             answered.append((item, reply))
         try:
@@ -260,6 +283,8 @@ class Worker:
         except Exception as exc:
             log.error("event=commit_failed error=%s", type(exc).__name__)
             self._recover(answered, fresh)
+            for query, _ in reads:
+                query.respond(StorageUnavailable("the hall's database did not accept the last changes"))
             return
         for rid, reply in in_batch.items():
             self._remember(rid, reply)
@@ -271,6 +296,8 @@ class Worker:
                 item.respond(reply)
             except Exception:
                 log.exception("event=respond_failed command=%s", item.name)
+        for query, value in reads:
+            query.respond(value)
         self._publish(batch.changes, now)
         if self.on_batch is not None:
             self.on_batch(len(items), time.perf_counter() - started)
@@ -281,14 +308,18 @@ class Worker:
             if spec is not None and spec.window and item.window is None:
                 raise e.UnknownWindow("the command needs a window")
             args = commands.parse_args(item.name, item.args)
-            ctx = commands.Context(now=now, window=item.window, token=self.token(), public_url=self.public_url)
+            ctx = commands.Context(
+                now=now, window=item.window, new_token=self.token, public_url=self.public_url
+            )
             return ok(item.request_id, commands.run(self.hall, item.name, args, ctx))
         except e.DomainError as exc:
             return fail(item.request_id, exc.code, exc.message)
         except Exception:
             log.exception("event=command_crashed command=%s", item.name)
             self._crashed = True
-            return fail(item.request_id, "internal_error", "the server failed on this command; nothing was changed")
+            return fail(
+                item.request_id, "internal_error", "the server failed on this command; nothing was changed"
+            )
 
     def _recover(self, answered: list[tuple[Request, dict[str, Any]]], fresh: list[Request]) -> None:
         """A failed commit: memory is ahead of the disk, so rebuild it and tell every client."""
@@ -297,8 +328,11 @@ class Worker:
         for item, reply in answered:
             if id(item) in fresh_ids:
                 # not remembered: the client's retry must run the command for real
-                reply = fail(item.request_id, "storage_error", "the hall's database did not accept the change; "
-                             "nothing was changed, please retry")
+                reply = fail(
+                    item.request_id,
+                    "storage_error",
+                    "the hall's database did not accept the change; nothing was changed, please retry",
+                )
             item.respond(reply)
         try:
             self.hall = self._load()
@@ -333,11 +367,29 @@ class Worker:
         self.states.update(changed)
         if not changed and not changes.events:
             return
+        # one id per event, whichever door (MQTT, HTTP live stream) it leaves by
+        events = [(kind, {"event_id": uuid.uuid4().hex, **payload}) for kind, payload in changes.events]
         for publisher in self.publishers:
             try:
-                publisher.publish_changes(changes.events, changed)
+                publisher.publish_changes(events, changed)
             except Exception:
                 log.exception("event=publish_failed publisher=%s", type(publisher).__name__)
+
+
+class _TokenPool:
+    """Unguessable ticket tokens (the key of a citizen's status page), 16 URL-safe characters.
+
+    Drawn from one large read of the OS's random source rather than a system call per ticket.
+    """
+
+    def __init__(self) -> None:
+        self._pool = b""
+
+    def take(self) -> str:
+        if len(self._pool) < 12:
+            self._pool = secrets.token_bytes(12 * 256)
+        chunk, self._pool = self._pool[:12], self._pool[12:]
+        return base64.urlsafe_b64encode(chunk).decode()
 
 
 def prune_horizon(now: datetime) -> datetime:

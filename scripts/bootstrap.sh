@@ -7,7 +7,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(mosquitto fonts-noto-cjk)
+# chromium: the browser tests drive the pages headless, as a person would see them
+DEB_PACKAGES=(mosquitto fonts-noto-cjk chromium)
 VENV=.venv
 STAMP="$VENV/.yichuang-installed"
 

@@ -279,8 +279,11 @@ def test_unknown_service_and_service_without_window_are_refused():
 
 
 def test_no_tickets_outside_opening_hours():
-    hours = OpeningHours(rules=(OpeningRule(frozenset(range(5)), datetime(2000, 1, 1, 9).time(),
-                                            datetime(2000, 1, 1, 17).time()),))
+    hours = OpeningHours(
+        rules=(
+            OpeningRule(frozenset(range(5)), datetime(2000, 1, 1, 9).time(), datetime(2000, 1, 1, 17).time()),
+        )
+    )
     config = small_hall(hours=hours)
     desk = Desk(config, Clock(datetime(2026, 11, 23, 8, 0, tzinfo=TZ)))  # a Monday, before opening
     with pytest.raises(e.HallClosed):

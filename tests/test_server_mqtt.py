@@ -13,8 +13,8 @@ import paho.mqtt.client as paho
 import pytest
 from helpers.halls import small_hall
 from helpers.server import Caller, on_ports, start_server
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from queue_server.app import Server
 from yichuang.config_model import Config
@@ -79,7 +79,9 @@ def test_call_next_updates_retained_window_state_and_announces(caller, mqtt_prob
     event = json.loads(mqtt_probe.wait_for(root + "event/ticket_called").payload)
     assert event["ticket"] == "B001" and event["window"] == "w02" and event["event_id"]
     mqtt_probe.subscribe(root + "state/#")  # a display starting now sees the truth at once
-    state = mqtt_probe.wait_for(root + "state/window/w02", lambda m: json.loads(m.payload)["ticket"] == "B001")
+    state = mqtt_probe.wait_for(
+        root + "state/window/w02", lambda m: json.loads(m.payload)["ticket"] == "B001"
+    )
     assert state.retain
     window = json.loads(state.payload)
     assert window["status"] == "calling" and window["label"] == "2号窗口" and window["service"] == "B"
@@ -145,7 +147,10 @@ def test_two_clerks_pressing_call_next_at_once_never_get_the_same_ticket(broker,
                 with lock:
                     got.append(reply["result"]["ticket"]["no"])
 
-    threads = [threading.Thread(target=press, args=(c, w)) for c, w in zip(clerks, ("w01", "w02", "w03"), strict=True)]
+    threads = [
+        threading.Thread(target=press, args=(c, w))
+        for c, w in zip(clerks, ("w01", "w02", "w03"), strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -183,8 +188,10 @@ def test_reply_to_outside_the_reply_tree_or_with_wildcards_is_dropped(mqtt_probe
     root = f"yc/{hall_config.hall.id}/"
     mqtt_probe.subscribe("#")
     for reply_to in ("elsewhere/inbox", root + "reply/+", root + "state/window/w01"):
-        mqtt_probe.publish(root + "cmd/ticket/issue",
-                           {"id": uuid.uuid4().hex, "reply_to": reply_to, "service": "A", "kiosk": "k"})
+        mqtt_probe.publish(
+            root + "cmd/ticket/issue",
+            {"id": uuid.uuid4().hex, "reply_to": reply_to, "service": "A", "kiosk": "k"},
+        )
     time.sleep(0.5)
     assert not mqtt_probe.received("elsewhere/inbox")
     assert not [m for m in mqtt_probe.received(root + "event/ticket_issued")]
@@ -232,7 +239,9 @@ def test_restarted_broker_gets_retained_state_back(broker, hall_config, server, 
         probe = MqttProbe(broker.host, broker.port).connect()
         probe.subscribe(f"yc/{hall_config.hall.id}/state/window/w01")
         try:
-            window = json.loads(probe.wait_for(f"yc/{hall_config.hall.id}/state/window/w01", timeout=1).payload)
+            window = json.loads(
+                probe.wait_for(f"yc/{hall_config.hall.id}/state/window/w01", timeout=1).payload
+            )
             break
         except (TimeoutError, AssertionError):
             continue

@@ -19,8 +19,10 @@ from yichuang.sdnotify import Notifier
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
 
 
 def _stop_on_signals() -> threading.Event:
@@ -109,9 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.set_defaults(func=cmd_server)
 
     demo = sub.add_parser("demo", help="a whole simulated hall on loopback, until Ctrl-C")
-    demo.add_argument("-c", "--config", default=str(Path(__file__).resolve().parent.parent
-                                                    / "config" / "hall.example.toml"))
-    demo.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
+    demo.add_argument(
+        "-c", "--config", default=str(Path(__file__).resolve().parent.parent / "config" / "hall.example.toml")
+    )
+    demo.add_argument(
+        "--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)"
+    )
     demo.add_argument("--speed", type=float, default=1.0, help="how fast simulated citizens and clerks act")
     demo.set_defaults(func=cmd_demo)
     return parser

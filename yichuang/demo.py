@@ -53,9 +53,10 @@ class Narrator:
         ticket = event.get("ticket", "")
         service = self.names.get(event.get("service", ""), event.get("service", ""))
         lines = {
-            "ticket_issued": f"取号 issued   {ticket} {service} ({event.get('priority')}), {event.get('ahead')} ahead",
+            "ticket_issued": f"取号 issued   {ticket} {service} ({event.get('priority')}), "
+            f"{event.get('ahead')} ahead",
             "ticket_called": f"叫号 called   请 {ticket} 号到 {event.get('label')} 办理",
-            "ticket_recalled": f"重呼 recalled {ticket} at {event.get('label')} (x{event.get('recall_count')})",
+            "ticket_recalled": f"重呼 recalled {ticket} at {event.get('label')} x{event.get('recall_count')}",
             "ticket_started": f"办理 serving  {ticket} at {event.get('window')}",
             "ticket_finished": f"办结 finished {ticket} at {event.get('window')}: {event.get('outcome')}",
             "ticket_no_show": f"过号 no-show  {ticket} at {event.get('window')}",
@@ -88,8 +89,9 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
     print(f"  database       {workdir / 'hall.db'}")
     print("  Ctrl-C to stop.\n", flush=True)
 
-    client = MqttClient(host="127.0.0.1", port=broker.port, client_id="yc-demo-actors", hall=hall,
-                        device="demo-actors")
+    client = MqttClient(
+        host="127.0.0.1", port=broker.port, client_id="yc-demo-actors", hall=hall, device="demo-actors"
+    )
     client.subscribe(f"yc/{hall}/event/#", Narrator(config))
     client.start()
     rpc = CommandClient(client, hall, "demo-actors")
@@ -140,8 +142,11 @@ class HallActors:
         if roll < 0.1:
             self.rpc.request(f"{path}/recall", {})
         elif roll < 0.15:
-            others = [s for s in self.services if s != reply["result"]["ticket"]["service"]
-                      and any(s in w.services for w in self.windows)]
+            others = [
+                s
+                for s in self.services
+                if s != reply["result"]["ticket"]["service"] and any(s in w.services for w in self.windows)
+            ]
             if others:
                 self.rpc.request(f"{path}/transfer", {"service": self.rng.choice(others)})
                 return
@@ -158,7 +163,9 @@ class HallActors:
             self.appointments += 1
             code = f"DEMO{self.appointments:04d}"
             slot = datetime.now(self.tz) - timedelta(minutes=5)
-            self.rpc.request("appointment/create", {"code": code, "service": service, "slot_at": slot.isoformat()})
+            self.rpc.request(
+                "appointment/create", {"code": code, "service": service, "slot_at": slot.isoformat()}
+            )
             self.rpc.request("appointment/checkin", {"code": code, "kiosk": kiosk})
         elif roll < 0.2:
             self.rpc.request("ticket/issue", {"service": service, "kiosk": kiosk, "priority": "green"})

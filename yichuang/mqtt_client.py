@@ -144,7 +144,9 @@ class MqttClient:
         self._client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)  # type: ignore[arg-type]
         # Bursts (a morning rush of tickets, a full state republish) must not be throttled
         # or dropped by the client library; the broker applies its own limits.
-        self._client.max_inflight_messages_set(1000)
+        # 0 = no client-side window: paho rescans every queued message on each PUBACK when a
+        # window is set, which costs more CPU than the whole server at a thousand messages/s.
+        self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self._client.on_socket_open = self._on_socket_open
         self._client.on_connect = self._on_connect

@@ -26,8 +26,10 @@ class CommandClient:
         self._lock = threading.Lock()
         client.subscribe(self.reply_to, self._on_reply)
 
-    def send(self, path: str, args: dict[str, Any] | None = None, request_id: str | None = None) -> Future[dict[str, Any]]:
-        """Publish a command (`path` like `ticket/issue` or `window/w03/call_next`); the future gets the reply."""
+    def send(
+        self, path: str, args: dict[str, Any] | None = None, request_id: str | None = None
+    ) -> Future[dict[str, Any]]:
+        """Publish a command (`path`: `ticket/issue`, `window/w03/call_next` …); the future gets the reply."""
         rid = request_id or uuid.uuid4().hex
         future: Future[dict[str, Any]] = Future()
         with self._lock:
@@ -35,8 +37,13 @@ class CommandClient:
         self.client.publish(f"{self.root}cmd/{path}", {"id": rid, "reply_to": self.reply_to, **(args or {})})
         return future
 
-    def request(self, path: str, args: dict[str, Any] | None = None, timeout: float = 5.0,
-                request_id: str | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        path: str,
+        args: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
         """Send and wait: the whole reply, `{"id", "ok", "result"|"error"}`."""
         rid = request_id or uuid.uuid4().hex
         future = self.send(path, args, rid)

@@ -10,7 +10,7 @@ Aging: a ticket that has waited past the bound is never passed by a ticket issue
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -168,3 +168,201 @@ def tickets_ahead(
                 break
             before.append(ticket.id)
     return ahead
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """Counts of one service's queue by class, valid until the next aging or slot boundary."""
+
+    counts: dict[int, int]
+    aged: dict[int, int]
+    targeted: tuple[Ticket, ...]  # tickets transferred to one window: counted one by one
+    computed_at: datetime
+    valid_until: datetime
+
+    @classmethod
+    def of(cls, queue: Sequence[Ticket], now: datetime, aging: timedelta) -> QueueSummary:
+        counts: dict[int, int] = {}
+        aged: dict[int, int] = {}
+        targeted: list[Ticket] = []
+        valid_until = now + timedelta(days=1)
+        for ticket in queue:
+            if ticket.target_window is not None:
+                targeted.append(ticket)
+                continue
+            k = ticket_class(ticket, now)
+            counts[k] = counts.get(k, 0) + 1
+            if now - ticket.issued_at >= aging:
+                aged[k] = aged.get(k, 0) + 1
+            else:
+                valid_until = min(valid_until, ticket.issued_at + aging)
+            if (
+                ticket.slot_at is not None
+                and ticket.slot_at > now
+                and ticket.priority is Priority.APPOINTMENT
+            ):
+                valid_until = min(valid_until, ticket.slot_at)
+        return cls(counts, aged, tuple(targeted), now, valid_until)
+
+    def fresh(self, now: datetime) -> bool:
+        return self.computed_at <= now < self.valid_until
+
+
+def newest_ahead(
+    service: str,
+    cls: int,
+    windows: Sequence[tuple[WindowProfile, int]],
+    summaries: Callable[[str], QueueSummary],
+    now: datetime,
+    aging: timedelta,
+    exclude_self: bool = False,
+) -> dict[str, int] | None:
+    """How many tickets of each service are called before a ticket issued now (the newest).
+
+    The same answer as `tickets_ahead` for the newest ticket, without simulating every call:
+    a ticket issued now is behind every ticket of a better class, of a higher-ranked service
+    of its class, and of its own service; and behind every aged ticket. Within a cell
+    (service, class) tickets are called oldest first, so what is ahead in one window is a
+    prefix of the cell, and the union over windows is the longest prefix. Only ratio windows
+    need a walk, over counts rather than tickets. `exclude_self`: the ticket is already queued.
+
+    None when the shortcut does not hold and the caller must simulate: tickets transferred to
+    one window wait in that window's order only, and aged tickets taken out of turn shift a
+    ratio window's cycle.
+    """
+    relevant = [(p, c) for p, c in windows if service in p.services]
+    counts: dict[tuple[str, int], int] = {}
+    aged: dict[tuple[str, int], int] = {}
+    targeted: list[Ticket] = []
+    for svc in {s for p, _ in relevant for s in p.services}:
+        summary = summaries(svc)
+        for k, n in summary.counts.items():
+            counts[(svc, k)] = n
+        for k, n in summary.aged.items():
+            aged[(svc, k)] = n
+        targeted.extend(summary.targeted)
+    if targeted:
+        return None
+    if any(p.cycle and any(aged.get((s, k)) for s in p.services for k in CLASSES) for p, _ in relevant):
+        return None
+    if exclude_self and counts.get((service, cls)):
+        counts[(service, cls)] -= 1
+    prefix: dict[tuple[str, int], int] = {}
+    seen: set[tuple[object, ...]] = set()
+    for profile, cursor in relevant:
+        signature = (profile.services, profile.cycle, cursor)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        taken = _ratio_taken(profile, cursor, service, cls, counts) if profile.cycle else {}
+        rank = {s: i for i, s in enumerate(profile.services)}
+        for svc in profile.services:
+            for k in CLASSES:
+                n = counts.get((svc, k), 0)
+                if not n:
+                    continue
+                if k < cls or (k == cls and svc == service):
+                    take = n
+                elif k == cls and profile.cycle:
+                    take = max(taken.get(svc, 0), aged.get((svc, k), 0))
+                elif k == cls and rank[svc] < rank[service]:
+                    take = n
+                else:
+                    take = aged.get((svc, k), 0)
+                if take > prefix.get((svc, k), 0):
+                    prefix[(svc, k)] = take
+    ahead: dict[str, int] = {}
+    for (svc, _), n in prefix.items():
+        ahead[svc] = ahead.get(svc, 0) + n
+    return ahead
+
+
+def _ratio_taken(
+    profile: WindowProfile, cursor: int, service: str, cls: int, counts: Mapping[tuple[str, int], int]
+) -> dict[str, int]:
+    """Tickets of each service of class `cls` a ratio window calls before the newest `service` ticket.
+
+    Better classes are called first and move the cursor as they go; then the class of the
+    newest ticket is walked on counts until its own service's turn comes past its queue.
+    """
+    cycle = profile.cycle
+    position = cursor % len(cycle)
+    for k in CLASSES:
+        if k > cls:
+            break
+        left = {s: counts.get((s, k), 0) for s in profile.services}
+        taken = dict.fromkeys(profile.services, 0)
+        while True:
+            if k == cls and left[service] == 0:
+                # the newest ticket is next in its bucket; the pick happens at its service's next turn
+                for step in range(len(cycle)):
+                    s = cycle[(position + step) % len(cycle)]
+                    if s == service:
+                        break
+                    if left.get(s, 0) > 0:
+                        left[s] -= 1
+                        taken[s] += 1
+                return taken
+            picked = False
+            for step in range(len(cycle)):
+                at = (position + step) % len(cycle)
+                s = cycle[at]
+                if left.get(s, 0) > 0:
+                    left[s] -= 1
+                    taken[s] += 1
+                    position = (at + 1) % len(cycle)
+                    picked = True
+                    break
+            if not picked:
+                break  # this class is exhausted (its services without a ratio come after the cycle)
+    return {}
+
+
+def first_pick(
+    profile: WindowProfile,
+    cursor: int,
+    queues: Mapping[str, Sequence[Ticket]],
+    summaries: Callable[[str], QueueSummary],
+    now: datetime,
+    aging: timedelta,
+) -> tuple[Ticket, int] | None:
+    """The ticket `call_next` takes and the ratio cursor after it: `CallOrder(...).pick()`, cheaply.
+
+    Queues are sorted oldest first, so each class's front is the first ticket of that class,
+    and the summaries say which classes a queue holds without walking it.
+    """
+
+    def eligible(ticket: Ticket) -> bool:
+        return ticket.target_window is None or ticket.target_window == profile.id
+
+    oldest_aged: Ticket | None = None
+    for svc in profile.services:
+        first = next((t for t in queues.get(svc, ()) if eligible(t)), None)
+        aged = first is not None and now - first.issued_at >= aging
+        if aged and (oldest_aged is None or first.sort_key < oldest_aged.sort_key):  # type: ignore[union-attr]
+            oldest_aged = first
+    cycle = profile.cycle
+    position = cursor % len(cycle) if cycle else 0
+    for k in CLASSES:
+        present = set()
+        for svc in profile.services:
+            summary = summaries(svc)
+            if summary.counts.get(k, 0) > 0 or any(
+                t.target_window == profile.id and ticket_class(t, now) == k for t in summary.targeted
+            ):
+                present.add(svc)
+        if not present:
+            continue
+        chosen, after = None, position
+        for step in range(len(cycle)):
+            at = (position + step) % len(cycle)
+            if cycle[at] in present:
+                chosen, after = cycle[at], (at + 1) % len(cycle)
+                break
+        if chosen is None:
+            chosen = next(s for s in profile.services if s in present)
+        candidate = next(t for t in queues[chosen] if eligible(t) and ticket_class(t, now) == k)
+        if oldest_aged is not None and oldest_aged.sort_key < candidate.sort_key:
+            return oldest_aged, position
+        return candidate, after
+    return None

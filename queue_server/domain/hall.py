@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from yichuang.config_model import Config, Flow, WindowConfig, WindowKind
+from yichuang.config_model import Config, Flow, WindowConfig
 
 from . import errors as e
-from .discipline import CallOrder, WindowProfile, tickets_ahead
+from .discipline import QueueSummary, WindowProfile, first_pick, newest_ahead, ticket_class, tickets_ahead
 from .estimate import HandlingTimes, estimate_wait_s
 from .hours import is_open
 from .model import (
@@ -77,6 +77,9 @@ class Hall:
         self.services = {s.id: s for s in config.services}
         self.window_configs: dict[str, WindowConfig] = {w.id: w for w in config.windows}
         self.profiles = {w.id: WindowProfile.of(w) for w in config.windows}
+        self.serving_windows = {
+            s.id: tuple(w.id for w in config.windows if s.id in w.services) for s in config.services
+        }
         self.windows: dict[str, Window] = {w.id: Window(w.id) for w in config.windows}
         for window in snapshot.windows:
             if window.id in self.windows:
@@ -95,11 +98,22 @@ class Hall:
         self.times = HandlingTimes({s.id: s.minutes * 60 for s in config.services}, self.policy.ewt_history)
         for service, seconds in snapshot.handling:
             self.times.record(service, seconds)
-        self.recent_calls: deque[dict[str, object]] = deque(snapshot.recent_calls[:RECENT_CALLS], RECENT_CALLS)
+        self.recent_calls: deque[dict[str, object]] = deque(
+            (
+                {**call, "label": self._label(str(call.get("window")))}
+                for call in snapshot.recent_calls[:RECENT_CALLS]
+            ),
+            RECENT_CALLS,
+        )
         self.last_called: dict[str, str] = {}
         self.checkin_failures: dict[str, deque[datetime]] = {}
         self.day = hall_day(now, self.tz)
         self.changes = Changes()
+        # open windows' (profile, ratio cursor), kept in step by _touch_window
+        self._open: dict[str, tuple[WindowProfile, int]] = {
+            w.id: (self.profiles[w.id], w.ratio_cursor) for w in self.windows.values() if self._is_open(w)
+        }
+        self._summaries: dict[str, QueueSummary] = {}
         for ticket in snapshot.tickets:
             self._index(ticket)
             key = (ticket.service, ticket.day)
@@ -112,6 +126,10 @@ class Hall:
         self.roll_day(now)
 
     # ----------------------------------------------------------------- bookkeeping
+
+    def _label(self, window_id: str) -> str:
+        config = self.window_configs.get(window_id)
+        return config.label if config else window_id
 
     def _last_called_id(self, service: str) -> int:
         no = self.last_called.get(service)
@@ -127,21 +145,28 @@ class Hall:
                 self.parked[ticket.window].append(ticket)
             elif ticket.service in self.queues:
                 bisect.insort(self.queues[ticket.service], ticket, key=lambda t: t.sort_key)
+                self._summaries.pop(ticket.service, None)
 
     def _dequeue(self, ticket: Ticket) -> None:
         queue = self.queues.get(ticket.service)
         if queue is not None and ticket in queue:
             queue.remove(ticket)
+            self._summaries.pop(ticket.service, None)
             self.changes.queues.add(ticket.service)
 
     def _enqueue(self, ticket: Ticket) -> None:
         bisect.insort(self.queues[ticket.service], ticket, key=lambda t: t.sort_key)
+        self._summaries.pop(ticket.service, None)
         self.changes.queues.add(ticket.service)
 
     def _touch_ticket(self, ticket: Ticket) -> None:
         self.changes.tickets[ticket.id] = ticket
 
     def _touch_window(self, window: Window) -> None:
+        if self._is_open(window):
+            self._open[window.id] = (self.profiles[window.id], window.ratio_cursor)
+        else:
+            self._open.pop(window.id, None)
         self.changes.windows[window.id] = window
         # a window's state changes the waits of every service it serves
         self.changes.queues.update(self.window_configs[window.id].services)
@@ -209,8 +234,13 @@ class Hall:
             if window.ticket_id is not None and window.ticket_id not in self.tickets:
                 window.ticket_id = None
                 window.last_finished_id = None
-                self._set_window(window, WindowStatus.IDLE if window.status is not WindowStatus.CLOSED
-                                 and window.status is not WindowStatus.PAUSED else window.status, now)
+                self._set_window(
+                    window,
+                    WindowStatus.IDLE
+                    if window.status is not WindowStatus.CLOSED and window.status is not WindowStatus.PAUSED
+                    else window.status,
+                    now,
+                )
                 self._touch_window(window)
             elif window.last_finished_id is not None and window.last_finished_id not in self.tickets:
                 window.last_finished_id = None
@@ -223,8 +253,15 @@ class Hall:
 
     # ----------------------------------------------------------------- tickets
 
-    def _new_ticket(self, service_id: str, priority: Priority, token: str, now: datetime,
-                    kiosk: str | None, phone: str | None) -> Ticket:
+    def _new_ticket(
+        self,
+        service_id: str,
+        priority: Priority,
+        token: str,
+        now: datetime,
+        kiosk: str | None,
+        phone: str | None,
+    ) -> Ticket:
         service = self.services[service_id]
         key = (service_id, self.day)
         number = self.counters.get(key, 0) + 1
@@ -256,8 +293,9 @@ class Hall:
         if not is_open(self.config.hall.opening_hours, now, self.tz, self.policy.stop_issuing_minutes):
             raise e.HallClosed("the hall is closed; tickets are issued during opening hours")
 
-    def issue(self, service: str, kiosk: str, priority: str, phone: str | None, token: str,
-              now: datetime) -> dict[str, object]:
+    def issue(
+        self, service: str, kiosk: str, priority: str, phone: str | None, token: str, now: datetime
+    ) -> dict[str, object]:
         """A citizen takes a ticket at a kiosk."""
         self._check_kiosk(kiosk)
         if priority not in (Priority.NORMAL, Priority.GREEN):
@@ -268,8 +306,15 @@ class Hall:
         self._touch_ticket(ticket)
         self.changes.queues.add(service)
         placement = self.placement(ticket, now)
-        self._event("ticket_issued", now, ticket=ticket.no, service=service, priority=ticket.priority.value,
-                    kiosk=kiosk, ahead=placement["ahead"])
+        self._event(
+            "ticket_issued",
+            now,
+            ticket=ticket.no,
+            service=service,
+            priority=ticket.priority.value,
+            kiosk=kiosk,
+            ahead=placement["ahead"],
+        )
         return {"ticket": ticket.public(), **placement}
 
     def cancel_ticket(self, token: str, now: datetime) -> dict[str, object]:
@@ -289,12 +334,19 @@ class Hall:
         self._event("ticket_cancelled", now, ticket=ticket.no, service=ticket.service)
         return {"ticket": ticket.public()}
 
+    def _summary(self, service: str, now: datetime) -> QueueSummary:
+        summary = self._summaries.get(service)
+        if summary is None or not summary.fresh(now):
+            summary = QueueSummary.of(self.queues.get(service, ()), now, self.aging)
+            self._summaries[service] = summary
+        return summary
+
+    @staticmethod
+    def _is_open(window: Window) -> bool:
+        return window.status not in (WindowStatus.CLOSED, WindowStatus.PAUSED)
+
     def _open_profiles(self) -> list[tuple[WindowProfile, int]]:
-        return [
-            (self.profiles[w.id], w.ratio_cursor)
-            for w in self.windows.values()
-            if w.status not in (WindowStatus.CLOSED, WindowStatus.PAUSED)
-        ]
+        return list(self._open.values())
 
     def placement(self, ticket: Ticket, now: datetime, hypothetical: bool = False) -> dict[str, object]:
         """`ahead` and `ewt_s` of a waiting ticket (or of one that would be issued now)."""
@@ -302,8 +354,27 @@ class Hall:
         counted = open_windows or [(self.profiles[w], self.windows[w].ratio_cursor) for w in self.windows]
         if ticket.parked:
             return {"ahead": 0, "ewt_s": None}
-        ahead_ids = tickets_ahead(ticket, counted, self.queues, now, self.aging, extra=hypothetical)
-        serving = [(p, c) for p, c in open_windows if ticket.service in p.services or p.id == ticket.target_window]
+        per_service: dict[str, int] | None = None
+        if hypothetical or (ticket.issued_at >= now and ticket.target_window is None):
+            per_service = newest_ahead(
+                ticket.service,
+                ticket_class(ticket, now),
+                counted,
+                lambda svc: self._summary(svc, now),
+                now,
+                self.aging,
+                exclude_self=not hypothetical,
+            )
+        if per_service is None:
+            per_service = {}
+            for ticket_id in tickets_ahead(ticket, counted, self.queues, now, self.aging, extra=hypothetical):
+                other = self.tickets[ticket_id].service
+                per_service[other] = per_service.get(other, 0) + 1
+        serving = (
+            [self._open[w] for w in self.serving_windows.get(ticket.service, ()) if w in self._open]
+            if ticket.target_window is None
+            else [self._open[w] for w in (ticket.target_window,) if w in self._open]
+        )
         busy: list[float] = []
         for profile, _ in serving:
             window = self.windows[profile.id]
@@ -311,28 +382,40 @@ class Hall:
             if current is not None and current.called_at is not None:
                 elapsed = (now - current.called_at).total_seconds()
                 busy.append(self.times.typical(current.service) - elapsed)
-        ewt = estimate_wait_s((self.tickets[i].service for i in ahead_ids), busy, len(serving), self.times)
-        return {"ahead": len(ahead_ids), "ewt_s": ewt}
+        ewt = estimate_wait_s(per_service, busy, len(serving), self.times)
+        return {"ahead": sum(per_service.values()), "ewt_s": ewt}
 
     def queue_state(self, service_id: str, now: datetime) -> dict[str, object]:
         """The retained `state/queue/{service}`: waiting count and the wait of a ticket taken now."""
         service = self.services[service_id]
-        probe = Ticket(id=self.next_ticket_id + 10**9, no="", service=service_id, day=self.day, number=0,
-                       status=TicketStatus.WAITING, priority=Priority.NORMAL, issued_at=now, token="")
+        probe = Ticket(
+            id=self.next_ticket_id + 10**9,
+            no="",
+            service=service_id,
+            day=self.day,
+            number=0,
+            status=TicketStatus.WAITING,
+            priority=Priority.NORMAL,
+            issued_at=now,
+            token="",
+        )
         placement = self.placement(probe, now, hypothetical=True)
         return {
             "service": service_id,
             "name": service.name,
             "name_en": service.name_en,
             "waiting": len(self.queues[service_id]),
-            "ewt_s": placement["ewt_s"],
+            # whole half-minutes: a display shows minutes, and a second-by-second drift would
+            # republish every queue's retained state every second
+            "ewt_s": _half_minutes(placement["ewt_s"]),
             "last_called": self.last_called.get(service_id),
         }
 
     # ----------------------------------------------------------------- appointments
 
-    def create_appointment(self, code: str, service: str, slot_at: datetime, phone: str | None,
-                           now: datetime) -> dict[str, object]:
+    def create_appointment(
+        self, code: str, service: str, slot_at: datetime, phone: str | None, now: datetime
+    ) -> dict[str, object]:
         """An appointment booked online or by phone, pushed in by the booking platform."""
         if not CODE.match(code):
             raise e.InvalidRequest("appointment code must be 4-32 letters, digits or '-'")
@@ -386,11 +469,14 @@ class Hall:
         if now < appointment.slot_at - timedelta(minutes=self.policy.appointment_early_minutes):
             raise e.AppointmentNotDue(
                 f"check-in opens {self.policy.appointment_early_minutes} minutes before "
-                f"{appointment.slot_at.astimezone(self.tz):%H:%M}")
+                f"{appointment.slot_at.astimezone(self.tz):%H:%M}"
+            )
         if now > appointment.slot_at + timedelta(minutes=self.policy.appointment_late_minutes):
             raise e.AppointmentExpired("the appointment's time has passed; please take a normal ticket")
         self._check_issuable(appointment.service, now)
-        ticket = self._new_ticket(appointment.service, Priority.APPOINTMENT, token, now, kiosk, appointment.phone)
+        ticket = self._new_ticket(
+            appointment.service, Priority.APPOINTMENT, token, now, kiosk, appointment.phone
+        )
         ticket.appointment = appointment.code
         ticket.slot_at = appointment.slot_at
         self._index(ticket)
@@ -400,8 +486,15 @@ class Hall:
         self.changes.appointments[appointment.code] = appointment
         self.changes.queues.add(ticket.service)
         placement = self.placement(ticket, now)
-        self._event("ticket_issued", now, ticket=ticket.no, service=ticket.service, priority=ticket.priority.value,
-                    kiosk=kiosk, ahead=placement["ahead"])
+        self._event(
+            "ticket_issued",
+            now,
+            ticket=ticket.no,
+            service=ticket.service,
+            priority=ticket.priority.value,
+            kiosk=kiosk,
+            ahead=placement["ahead"],
+        )
         return {"ticket": ticket.public(), **placement}
 
     # ----------------------------------------------------------------- windows
@@ -415,8 +508,14 @@ class Hall:
         window.ticket_id = None
         window.last_finished_id = ticket.id
         self._touch_ticket(ticket)
-        self._event("ticket_finished", now, ticket=ticket.no, service=ticket.service, window=window.id,
-                    outcome=outcome.value)
+        self._event(
+            "ticket_finished",
+            now,
+            ticket=ticket.no,
+            service=ticket.service,
+            window=window.id,
+            outcome=outcome.value,
+        )
 
     def _call(self, window: Window, ticket: Ticket, clerk: str | None, now: datetime) -> None:
         config = self.window_configs[window.id]
@@ -433,11 +532,24 @@ class Hall:
         self._touch_ticket(ticket)
         self.last_called[ticket.service] = ticket.no
         self.changes.queues.add(ticket.service)
-        call = {"ticket": ticket.no, "window": window.id, "label": config.label, "at": now.isoformat()}
+        call: dict[str, object] = {
+            "ticket": ticket.no,
+            "window": window.id,
+            "label": config.label,
+            "at": now.isoformat(),
+        }
         self.recent_calls.appendleft(call)
         self.changes.calls_changed = True
-        self._event("ticket_called", now, ticket=ticket.no, service=ticket.service, window=window.id,
-                    label=config.label, label_en=config.label_en, priority=ticket.priority.value)
+        self._event(
+            "ticket_called",
+            now,
+            ticket=ticket.no,
+            service=ticket.service,
+            window=window.id,
+            label=config.label,
+            label_en=config.label_en,
+            priority=ticket.priority.value,
+        )
 
     def call_next(self, window_id: str, clerk: str | None, now: datetime) -> dict[str, object]:
         """The clerk presses call-next: the current ticket (if any) is done, the next is called."""
@@ -452,13 +564,19 @@ class Hall:
         current = self.tickets.get(window.ticket_id) if window.ticket_id is not None else None
         if current is not None and current.status in AT_WINDOW_STATES:
             self._finish(window, current, DEFAULT_OUTCOME[self.services[current.service].flow], now)
-        order = CallOrder(self.profiles[window_id], window.ratio_cursor, self.queues, now, self.aging)
-        ticket = order.pick()
-        if ticket is None:
+        pick = first_pick(
+            self.profiles[window_id],
+            window.ratio_cursor,
+            self.queues,
+            lambda svc: self._summary(svc, now),
+            now,
+            self.aging,
+        )
+        if pick is None:
             self._set_window(window, WindowStatus.IDLE, now)
             self._touch_window(window)
             raise e.QueueEmpty(f"no ticket waiting for window {window_id}")
-        window.ratio_cursor = order.cursor
+        ticket, window.ratio_cursor = pick
         self._dequeue(ticket)
         self._call(window, ticket, clerk, now)
         return {"ticket": ticket.public()}
@@ -475,8 +593,16 @@ class Hall:
         ticket.recall_count += 1
         self._touch_ticket(ticket)
         self._touch_window(window)
-        self._event("ticket_recalled", now, ticket=ticket.no, service=ticket.service, window=window.id,
-                    label=config.label, label_en=config.label_en, recall_count=ticket.recall_count)
+        self._event(
+            "ticket_recalled",
+            now,
+            ticket=ticket.no,
+            service=ticket.service,
+            window=window.id,
+            label=config.label,
+            label_en=config.label_en,
+            recall_count=ticket.recall_count,
+        )
         return {"ticket": ticket.public(), "recall_count": ticket.recall_count}
 
     def start(self, window_id: str, now: datetime) -> dict[str, object]:
@@ -517,8 +643,14 @@ class Hall:
         if window.status is not WindowStatus.PAUSED:
             self._set_window(window, WindowStatus.IDLE, now)
         self._touch_window(window)
-        self._event("ticket_no_show", now, ticket=ticket.no, service=ticket.service, window=window.id,
-                    recall_count=ticket.recall_count)
+        self._event(
+            "ticket_no_show",
+            now,
+            ticket=ticket.no,
+            service=ticket.service,
+            window=window.id,
+            recall_count=ticket.recall_count,
+        )
 
     def no_show(self, window_id: str, now: datetime) -> dict[str, object]:
         window, _ = self._window(window_id)
@@ -528,7 +660,9 @@ class Hall:
         self._no_show(window, ticket, now)
         return {"ticket": ticket.public()}
 
-    def transfer(self, window_id: str, service: str | None, target: str | None, now: datetime) -> dict[str, object]:
+    def transfer(
+        self, window_id: str, service: str | None, target: str | None, now: datetime
+    ) -> dict[str, object]:
         """Send the current citizen to another service or window; they keep their place."""
         window, _ = self._window(window_id)
         ticket = self._current(window)
@@ -561,8 +695,15 @@ class Hall:
         if window.status is not WindowStatus.PAUSED:
             self._set_window(window, WindowStatus.IDLE, now)
         self._touch_window(window)
-        self._event("ticket_transferred", now, ticket=ticket.no, from_service=old_service, service=new_service,
-                    window=window.id, to_window=target)
+        self._event(
+            "ticket_transferred",
+            now,
+            ticket=ticket.no,
+            from_service=old_service,
+            service=new_service,
+            window=window.id,
+            to_window=target,
+        )
         return {"ticket": ticket.public()}
 
     def park(self, window_id: str, now: datetime) -> dict[str, object]:
@@ -580,7 +721,9 @@ class Hall:
         self._event("ticket_parked", now, ticket=ticket.no, service=ticket.service, window=window_id)
         return {"ticket": ticket.public()}
 
-    def call_parked(self, window_id: str, ticket_no: str, clerk: str | None, now: datetime) -> dict[str, object]:
+    def call_parked(
+        self, window_id: str, ticket_no: str, clerk: str | None, now: datetime
+    ) -> dict[str, object]:
         """Call back a ticket this window put on hold; the current one, if any, is done."""
         window, _ = self._window(window_id)
         self._check_staff(clerk)
@@ -643,8 +786,11 @@ class Hall:
         window, _ = self._window(window_id)
         if window.status is WindowStatus.CLOSED:
             raise e.WindowClosed(f"window {window_id} is already closed")
-        if window.ticket_id is not None and self.tickets.get(window.ticket_id) is not None \
-                and self.tickets[window.ticket_id].status in AT_WINDOW_STATES:
+        if (
+            window.ticket_id is not None
+            and self.tickets.get(window.ticket_id) is not None
+            and self.tickets[window.ticket_id].status in AT_WINDOW_STATES
+        ):
             raise e.WrongState(f"window {window_id} still has a ticket; finish it first")
         for ticket in self.parked[window_id]:
             ticket.parked = False
@@ -696,7 +842,9 @@ class Hall:
             raise e.NoTicket(f"window {window_id} has served no ticket to rate")
         if ticket.evaluated:
             raise e.AlreadyEvaluated(f"ticket {ticket.no} has already been rated")
-        evaluation = Evaluation(self.next_evaluation_id, ticket.id, ticket.no, window_id, ticket.clerk, score, now)
+        evaluation = Evaluation(
+            self.next_evaluation_id, ticket.id, ticket.no, window_id, ticket.clerk, score, now
+        )
         self.next_evaluation_id += 1
         ticket.evaluated = True
         self._touch_ticket(ticket)
@@ -747,3 +895,9 @@ class Hall:
     def waiting(self) -> Iterable[Ticket]:
         for queue in self.queues.values():
             yield from queue
+
+
+def _half_minutes(seconds: object) -> int | None:
+    if not isinstance(seconds, int):
+        return None
+    return -(-seconds // 30) * 30

@@ -46,7 +46,7 @@ class WindowStatus(StrEnum):
     PAUSED = "paused"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a ticket is one citizen's place, whatever its fields say
 class Ticket:
     id: int  # hall-wide sequence, the tie-breaker of equal issue times
     no: str  # A012

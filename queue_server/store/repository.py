@@ -61,16 +61,16 @@ class Batch:
 def engine_url(url: str) -> str:
     """The contract's database URL as SQLAlchemy wants it (psycopg 3 for PostgreSQL)."""
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
+        return "postgresql+psycopg://" + url[len("postgres://") :]
     return url
 
 
 def _sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///"):]
+    path = url[len("sqlite:///") :]
     return None if path in ("", ":memory:") else Path(path)
 
 
@@ -90,6 +90,7 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self._statements: dict[tuple[str, bool], Any] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -152,43 +153,75 @@ class Store:
                 )
             ).mappings()
             tickets = [_ticket(r) for r in rows]
-            windows = [_window(r) for r in conn.execute(
-                select(t.windows).where(t.windows.c.hall == hall)).mappings()]
+            windows = [
+                _window(r) for r in conn.execute(select(t.windows).where(t.windows.c.hall == hall)).mappings()
+            ]
             counters = {
                 (r["service"], r["day"]): r["last"]
-                for r in conn.execute(select(t.counters).where(
-                    t.counters.c.hall == hall, t.counters.c.day >= today)).mappings()
+                for r in conn.execute(
+                    select(t.counters).where(t.counters.c.hall == hall, t.counters.c.day >= today)
+                ).mappings()
             }
             appointments = [
-                Appointment(code=r["code"], service=r["service"], slot_at=r["slot_at"], status=r["status"],
-                            ticket_id=r["ticket_id"], phone=r["phone"], created_at=r["created_at"])
-                for r in conn.execute(select(t.appointments).where(
-                    t.appointments.c.hall == hall,
-                    (t.appointments.c.status == "booked") | (t.appointments.c.slot_at >= horizon))).mappings()
+                Appointment(
+                    code=r["code"],
+                    service=r["service"],
+                    slot_at=r["slot_at"],
+                    status=r["status"],
+                    ticket_id=r["ticket_id"],
+                    phone=r["phone"],
+                    created_at=r["created_at"],
+                )
+                for r in conn.execute(
+                    select(t.appointments).where(
+                        t.appointments.c.hall == hall,
+                        (t.appointments.c.status == "booked") | (t.appointments.c.slot_at >= horizon),
+                    )
+                ).mappings()
             ]
             helps = [
-                HelpRequest(id=r["id"], kiosk=r["kiosk"], reason=r["reason"], at=r["at"], status=r["status"],
-                            resolved_by=r["resolved_by"], resolved_at=r["resolved_at"])
-                for r in conn.execute(select(t.help_requests).where(
-                    t.help_requests.c.hall == hall, t.help_requests.c.status == "open")).mappings()
+                HelpRequest(
+                    id=r["id"],
+                    kiosk=r["kiosk"],
+                    reason=r["reason"],
+                    at=r["at"],
+                    status=r["status"],
+                    resolved_by=r["resolved_by"],
+                    resolved_at=r["resolved_at"],
+                )
+                for r in conn.execute(
+                    select(t.help_requests).where(
+                        t.help_requests.c.hall == hall, t.help_requests.c.status == "open"
+                    )
+                ).mappings()
             ]
-            max_ticket = conn.execute(select(func.max(t.tickets.c.id)).where(t.tickets.c.hall == hall)).scalar()
+            max_ticket = conn.execute(
+                select(func.max(t.tickets.c.id)).where(t.tickets.c.hall == hall)
+            ).scalar()
             max_eval = conn.execute(
-                select(func.max(t.evaluations.c.id)).where(t.evaluations.c.hall == hall)).scalar()
+                select(func.max(t.evaluations.c.id)).where(t.evaluations.c.hall == hall)
+            ).scalar()
             max_help = conn.execute(
-                select(func.max(t.help_requests.c.id)).where(t.help_requests.c.hall == hall)).scalar()
+                select(func.max(t.help_requests.c.id)).where(t.help_requests.c.hall == hall)
+            ).scalar()
             handling: list[tuple[str, float]] = []
             recent = conn.execute(
                 select(t.tickets.c.service, t.tickets.c.called_at, t.tickets.c.finished_at)
-                .where(t.tickets.c.hall == hall, t.tickets.c.status == TicketStatus.DONE.value,
-                       t.tickets.c.called_at.is_not(None))
+                .where(
+                    t.tickets.c.hall == hall,
+                    t.tickets.c.status == TicketStatus.DONE.value,
+                    t.tickets.c.called_at.is_not(None),
+                )
                 .order_by(t.tickets.c.finished_at.desc())
                 .limit(max(handling_per_service, 1) * 50)
             ).all()
             for service, called_at, finished_at in reversed(recent):
                 handling.append((service, (finished_at - called_at).total_seconds()))
-        calls = sorted((tk for tk in tickets if tk.called_at is not None and tk.day >= today),
-                       key=lambda tk: tk.called_at or datetime.min, reverse=True)[:10]
+        calls = sorted(
+            (tk for tk in tickets if tk.called_at is not None and tk.day >= today),
+            key=lambda tk: tk.called_at or datetime.min,
+            reverse=True,
+        )[:10]
         return Snapshot(
             tickets=tickets,
             windows=windows,
@@ -199,8 +232,11 @@ class Store:
             next_evaluation_id=(max_eval or 0) + 1,
             next_help_id=(max_help or 0) + 1,
             handling=handling,
-            recent_calls=[{"ticket": tk.no, "window": tk.window, "at": tk.called_at.isoformat()}
-                          for tk in calls if tk.called_at is not None],
+            recent_calls=[
+                {"ticket": tk.no, "window": tk.window, "at": tk.called_at.isoformat()}
+                for tk in calls
+                if tk.called_at is not None
+            ],
         )
 
     def replies(self, ids: Iterable[str]) -> dict[str, str]:
@@ -209,14 +245,18 @@ class Store:
         if not wanted:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.requests.c.id, t.requests.c.reply).where(
-                t.requests.c.hall == self.hall, t.requests.c.id.in_(wanted))).all()
+            rows = conn.execute(
+                select(t.requests.c.id, t.requests.c.reply).where(
+                    t.requests.c.hall == self.hall, t.requests.c.id.in_(wanted)
+                )
+            ).all()
         return {r[0]: r[1] for r in rows}
 
     def prune_requests(self, before: datetime) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(t.requests.delete().where(t.requests.c.hall == self.hall,
-                                                            t.requests.c.at < before))
+            result = conn.execute(
+                t.requests.delete().where(t.requests.c.hall == self.hall, t.requests.c.at < before)
+            )
         return int(result.rowcount or 0)
 
     def query(self, statement: Any) -> Sequence[Any]:
@@ -230,33 +270,60 @@ class Store:
         """Write a whole batch in one transaction; returns only once it is durable."""
         c = batch.changes
         with self.engine.begin() as conn:
-            self._upsert(conn, t.tickets, ["hall", "id"], [_ticket_row(self.hall, x) for x in c.tickets.values()])
-            self._upsert(conn, t.windows, ["hall", "id"], [_window_row(self.hall, x) for x in c.windows.values()])
-            self._upsert(conn, t.counters, ["hall", "service", "day"],
-                         [{"hall": self.hall, "service": s, "day": d, "last": n} for (s, d), n in c.counters.items()])
-            self._upsert(conn, t.appointments, ["hall", "code"],
-                         [_appointment_row(self.hall, x) for x in c.appointments.values()])
-            self._upsert(conn, t.help_requests, ["hall", "id"],
-                         [_help_row(self.hall, x) for x in c.help_requests.values()])
+            self._upsert(
+                conn, t.tickets, ["hall", "id"], [_ticket_row(self.hall, x) for x in c.tickets.values()]
+            )
+            self._upsert(
+                conn, t.windows, ["hall", "id"], [_window_row(self.hall, x) for x in c.windows.values()]
+            )
+            self._upsert(
+                conn,
+                t.counters,
+                ["hall", "service", "day"],
+                [{"hall": self.hall, "service": s, "day": d, "last": n} for (s, d), n in c.counters.items()],
+            )
+            self._upsert(
+                conn,
+                t.appointments,
+                ["hall", "code"],
+                [_appointment_row(self.hall, x) for x in c.appointments.values()],
+            )
+            self._upsert(
+                conn,
+                t.help_requests,
+                ["hall", "id"],
+                [_help_row(self.hall, x) for x in c.help_requests.values()],
+            )
             if c.evaluations:
                 conn.execute(t.evaluations.insert(), [_evaluation_row(self.hall, x) for x in c.evaluations])
-            self._upsert(conn, t.requests, ["hall", "id"], [
-                {"hall": self.hall, "id": r.id, "topic": r.topic, "reply": r.reply, "at": r.at}
-                for r in batch.requests
-            ], update=False)
+            self._upsert(
+                conn,
+                t.requests,
+                ["hall", "id"],
+                [
+                    {"hall": self.hall, "id": r.id, "topic": r.topic, "reply": r.reply, "at": r.at}
+                    for r in batch.requests
+                ],
+                update=False,
+            )
 
-    def _upsert(self, conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]],
-                update: bool = True) -> None:
+    def _upsert(
+        self, conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]], update: bool = True
+    ) -> None:
         if not rows:
             return
-        stmt = self._insert(table)
-        if update:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys,
-                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        # built once per table: constructing an upsert costs more than running it
+        stmt = self._statements.get((table.name, update))
+        if stmt is None:
+            stmt = self._insert(table)
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=keys,
+                    set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+            self._statements[(table.name, update)] = stmt
         conn.execute(stmt, rows)
 
 
@@ -272,51 +339,124 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _ticket(r: Any) -> Ticket:
     return Ticket(
-        id=r["id"], no=r["no"], service=r["service"], day=r["day"], number=r["number"],
-        status=TicketStatus(r["status"]), priority=Priority(r["priority"]), issued_at=r["issued_at"],
-        token=r["token"], kiosk=r["kiosk"], phone=r["phone"], appointment=r["appointment"],
-        slot_at=r["slot_at"], window=r["window"], target_window=r["target_window"], parked=bool(r["parked"]),
-        called_at=r["called_at"], started_at=r["started_at"], finished_at=r["finished_at"],
-        recall_count=r["recall_count"], clerk=r["clerk"],
+        id=r["id"],
+        no=r["no"],
+        service=r["service"],
+        day=r["day"],
+        number=r["number"],
+        status=TicketStatus(r["status"]),
+        priority=Priority(r["priority"]),
+        issued_at=r["issued_at"],
+        token=r["token"],
+        kiosk=r["kiosk"],
+        phone=r["phone"],
+        appointment=r["appointment"],
+        slot_at=r["slot_at"],
+        window=r["window"],
+        target_window=r["target_window"],
+        parked=bool(r["parked"]),
+        called_at=r["called_at"],
+        started_at=r["started_at"],
+        finished_at=r["finished_at"],
+        recall_count=r["recall_count"],
+        clerk=r["clerk"],
         outcome=Outcome(r["outcome"]) if r["outcome"] else None,
-        transferred_from=r["transferred_from"], evaluated=bool(r["evaluated"]),
+        transferred_from=r["transferred_from"],
+        evaluated=bool(r["evaluated"]),
     )
 
 
 def _ticket_row(hall: str, x: Ticket) -> dict[str, Any]:
     return {
-        "hall": hall, "id": x.id, "no": x.no, "service": x.service, "day": x.day, "number": x.number,
-        "status": x.status.value, "priority": x.priority.value, "issued_at": x.issued_at, "token": x.token,
-        "kiosk": x.kiosk, "phone": x.phone, "appointment": x.appointment, "slot_at": x.slot_at,
-        "window": x.window, "target_window": x.target_window, "parked": x.parked, "called_at": x.called_at,
-        "started_at": x.started_at, "finished_at": x.finished_at, "recall_count": x.recall_count,
-        "clerk": x.clerk, "outcome": x.outcome.value if x.outcome else None,
-        "transferred_from": x.transferred_from, "evaluated": x.evaluated,
+        "hall": hall,
+        "id": x.id,
+        "no": x.no,
+        "service": x.service,
+        "day": x.day,
+        "number": x.number,
+        "status": x.status.value,
+        "priority": x.priority.value,
+        "issued_at": x.issued_at,
+        "token": x.token,
+        "kiosk": x.kiosk,
+        "phone": x.phone,
+        "appointment": x.appointment,
+        "slot_at": x.slot_at,
+        "window": x.window,
+        "target_window": x.target_window,
+        "parked": x.parked,
+        "called_at": x.called_at,
+        "started_at": x.started_at,
+        "finished_at": x.finished_at,
+        "recall_count": x.recall_count,
+        "clerk": x.clerk,
+        "outcome": x.outcome.value if x.outcome else None,
+        "transferred_from": x.transferred_from,
+        "evaluated": x.evaluated,
     }
 
 
 def _window(r: Any) -> Window:
-    return Window(id=r["id"], status=WindowStatus(r["status"]), ticket_id=r["ticket_id"], clerk=r["clerk"],
-                  since=r["since"], pause_reason=r["pause_reason"], ratio_cursor=r["ratio_cursor"],
-                  last_finished_id=r["last_finished_id"])
+    return Window(
+        id=r["id"],
+        status=WindowStatus(r["status"]),
+        ticket_id=r["ticket_id"],
+        clerk=r["clerk"],
+        since=r["since"],
+        pause_reason=r["pause_reason"],
+        ratio_cursor=r["ratio_cursor"],
+        last_finished_id=r["last_finished_id"],
+    )
 
 
 def _window_row(hall: str, x: Window) -> dict[str, Any]:
-    return {"hall": hall, "id": x.id, "status": x.status.value, "ticket_id": x.ticket_id, "clerk": x.clerk,
-            "since": x.since, "pause_reason": x.pause_reason, "ratio_cursor": x.ratio_cursor,
-            "last_finished_id": x.last_finished_id}
+    return {
+        "hall": hall,
+        "id": x.id,
+        "status": x.status.value,
+        "ticket_id": x.ticket_id,
+        "clerk": x.clerk,
+        "since": x.since,
+        "pause_reason": x.pause_reason,
+        "ratio_cursor": x.ratio_cursor,
+        "last_finished_id": x.last_finished_id,
+    }
 
 
 def _appointment_row(hall: str, x: Appointment) -> dict[str, Any]:
-    return {"hall": hall, "code": x.code, "service": x.service, "slot_at": x.slot_at, "status": x.status,
-            "ticket_id": x.ticket_id, "phone": x.phone, "created_at": x.created_at}
+    return {
+        "hall": hall,
+        "code": x.code,
+        "service": x.service,
+        "slot_at": x.slot_at,
+        "status": x.status,
+        "ticket_id": x.ticket_id,
+        "phone": x.phone,
+        "created_at": x.created_at,
+    }
 
 
 def _help_row(hall: str, x: HelpRequest) -> dict[str, Any]:
-    return {"hall": hall, "id": x.id, "kiosk": x.kiosk, "reason": x.reason, "at": x.at, "status": x.status,
-            "resolved_by": x.resolved_by, "resolved_at": x.resolved_at}
+    return {
+        "hall": hall,
+        "id": x.id,
+        "kiosk": x.kiosk,
+        "reason": x.reason,
+        "at": x.at,
+        "status": x.status,
+        "resolved_by": x.resolved_by,
+        "resolved_at": x.resolved_at,
+    }
 
 
 def _evaluation_row(hall: str, x: Evaluation) -> dict[str, Any]:
-    return {"hall": hall, "id": x.id, "ticket_id": x.ticket_id, "ticket_no": x.ticket_no, "window": x.window,
-            "clerk": x.clerk, "score": x.score, "at": x.at}
+    return {
+        "hall": hall,
+        "id": x.id,
+        "ticket_id": x.ticket_id,
+        "ticket_no": x.ticket_no,
+        "window": x.window,
+        "clerk": x.clerk,
+        "score": x.score,
+        "at": x.at,
+    }

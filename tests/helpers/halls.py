@@ -25,26 +25,63 @@ from yichuang.config_model import (
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def service(sid: str, prefix: str, name: str, flow: Flow = Flow.FINISH_ON_SPOT, minutes: float = 10,
-            instant: bool = False) -> ServiceConfig:
-    return ServiceConfig(id=sid, prefix=prefix, name=name, name_en=sid, flow=flow, minutes=minutes,
-                         time_limit_days=0, instant=instant,
-                         materials=(Material("身份证", "ID card", key=True), Material("户口簿", "Household register", key=False)))
+def service(
+    sid: str,
+    prefix: str,
+    name: str,
+    flow: Flow = Flow.FINISH_ON_SPOT,
+    minutes: float = 10,
+    instant: bool = False,
+) -> ServiceConfig:
+    return ServiceConfig(
+        id=sid,
+        prefix=prefix,
+        name=name,
+        name_en=sid,
+        flow=flow,
+        minutes=minutes,
+        time_limit_days=0,
+        instant=instant,
+        materials=(
+            Material("身份证", "ID card", key=True),
+            Material("户口簿", "Household register", key=False),
+        ),
+    )
 
 
-def window(wid: str, services: tuple[str, ...], kind: WindowKind = WindowKind.COMPREHENSIVE,
-           ratios: tuple[tuple[str, int], ...] = ()) -> WindowConfig:
+def window(
+    wid: str,
+    services: tuple[str, ...],
+    kind: WindowKind = WindowKind.COMPREHENSIVE,
+    ratios: tuple[tuple[str, int], ...] = (),
+) -> WindowConfig:
     number = int(wid[1:])
-    return WindowConfig(id=wid, label=f"{number}号窗口", label_en=f"Window {number}", kind=kind,
-                        services=services, ratios=ratios)
+    return WindowConfig(
+        id=wid,
+        label=f"{number}号窗口",
+        label_en=f"Window {number}",
+        kind=kind,
+        services=services,
+        ratios=ratios,
+    )
 
 
-def small_hall(db_url: str = "sqlite:///:memory:", broker_url: str = "mqtt://127.0.0.1:1883",
-               policy: QueuePolicy | None = None, hours: OpeningHours | None = None) -> Config:
+def small_hall(
+    db_url: str = "sqlite:///:memory:",
+    broker_url: str = "mqtt://127.0.0.1:1883",
+    policy: QueuePolicy | None = None,
+    hours: OpeningHours | None = None,
+) -> Config:
     """三类事项: 不动产 (A), 社保 (B), 即办 (C); w01 A>B, w02 B>A, w03 ratios A:B = 2:1, w09 instant C."""
     return Config(
-        hall=HallConfig(id="testhall", name="测试政务服务中心", name_en="Test Service Center", timezone="Asia/Shanghai",
-                        opening_hours=hours or OpeningHours(always=True), queue=policy or QueuePolicy()),
+        hall=HallConfig(
+            id="testhall",
+            name="测试政务服务中心",
+            name_en="Test Service Center",
+            timezone="Asia/Shanghai",
+            opening_hours=hours or OpeningHours(always=True),
+            queue=policy or QueuePolicy(),
+        ),
         broker=BrokerConfig(url=broker_url),
         database=DatabaseConfig(url=db_url),
         http=HttpConfig(host="127.0.0.1", port=0),

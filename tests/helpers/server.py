@@ -20,8 +20,12 @@ EXAMPLE = ROOT / "config" / "hall.example.toml"
 
 
 def on_ports(config: Config, broker_url: str, db_url: str, http_port: int = 0) -> Config:
-    return replace(config, broker=BrokerConfig(url=broker_url), database=DatabaseConfig(url=db_url),
-                   http=HttpConfig(host="127.0.0.1", port=http_port or free_port()))
+    return replace(
+        config,
+        broker=BrokerConfig(url=broker_url),
+        database=DatabaseConfig(url=db_url),
+        http=HttpConfig(host="127.0.0.1", port=http_port or free_port()),
+    )
 
 
 def start_server(config: Config, clock: Callable[[], datetime] | None = None, http: bool = False) -> Server:
@@ -35,12 +39,15 @@ class Caller:
 
     def __init__(self, broker_port: int, hall: str, name: str | None = None) -> None:
         self.name = name or f"tester-{uuid.uuid4().hex[:8]}"
-        self.client = MqttClient(host="127.0.0.1", port=broker_port, client_id=self.name, hall=hall,
-                                 device=self.name)
+        self.client = MqttClient(
+            host="127.0.0.1", port=broker_port, client_id=self.name, hall=hall, device=self.name
+        )
         self.rpc = CommandClient(self.client, hall, self.name)
         self.client.start()
 
-    def __call__(self, path: str, request_id: str | None = None, timeout: float = 5.0, **args: object) -> dict:
+    def __call__(
+        self, path: str, request_id: str | None = None, timeout: float = 5.0, **args: object
+    ) -> dict:
         return self.rpc.request(path, dict(args), timeout=timeout, request_id=request_id)
 
     def close(self) -> None:

@@ -1,0 +1,338 @@
+"""Load on the real queue server and broker over loopback: 200 windows, 30 kiosks.
+
+    .venv/bin/python bench/queue_load.py [--rate 1000] [--seconds 20] [--db sqlite|postgresql]
+
+Starts a private Mosquitto and `yichuang server` (a separate process, SQLite WAL with
+synchronous=FULL: every reply follows a durable commit), then offers a steady stream of
+commands, half `ticket/issue` from 30 kiosks and half `call_next` from 200 windows, from
+this process. Prints the rate sustained and the p50/p99 latency of issue -> reply and of
+call_next -> the window's retained state arriving at a subscriber. A second phase finds the
+ceiling with many commands in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from yichuang.broker_process import free_port, start_mosquitto  # noqa: E402
+
+HALL = "bench"
+SERVICES = [
+    ("realestate", "A"),
+    ("mortgage", "B"),
+    ("social", "C"),
+    ("medical", "D"),
+    ("fund", "E"),
+    ("business", "F"),
+    ("tax", "G"),
+    ("police", "H"),
+]
+WINDOWS = 200
+KIOSKS = 30
+
+
+def hall_toml(broker_url: str, db_url: str, http_port: int) -> str:
+    lines = [
+        "[hall]",
+        f'id = "{HALL}"',
+        'name = "压测政务服务中心"',
+        'name_en = "Load test hall"',
+        'timezone = "Asia/Shanghai"',
+        'opening_hours = "always"',
+        "",
+        "[broker]",
+        f'url = "{broker_url}"',
+        "",
+        "[database]",
+        f'url = "{db_url}"',
+        "",
+        "[http]",
+        'host = "127.0.0.1"',
+        f"port = {http_port}",
+        "",
+    ]
+    for sid, prefix in SERVICES:
+        lines += [
+            "[[service]]",
+            f'id = "{sid}"',
+            f'prefix = "{prefix}"',
+            f'name = "事项{prefix}"',
+            f'name_en = "Service {prefix}"',
+            'flow = "finish_on_spot"',
+            "minutes = 10",
+            "time_limit_days = 0",
+            "",
+        ]
+    for n in range(WINDOWS):
+        served = [SERVICES[(n + k) % len(SERVICES)][0] for k in range(3)]
+        lines += [
+            "[[window]]",
+            f'id = "w{n + 1:03d}"',
+            f'label = "{n + 1}号窗口"',
+            f'label_en = "Window {n + 1}"',
+            'kind = "comprehensive"',
+            "services = [" + ", ".join(f'"{s}"' for s in served) + "]",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+class Load:
+    """Paho clients for the kiosks and windows, and a state subscriber, all timing by perf_counter."""
+
+    def __init__(self, port: int, clients: int = 4) -> None:
+        self.sent: dict[str, tuple[float, str, str | None]] = {}  # rid -> (t0, kind, window)
+        self.latency: dict[str, list[float]] = {"issue": [], "call_next": []}
+        self.state_latency: list[float] = []
+        self.replied = 0
+        self.errors: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.calls: dict[tuple[str, str], float] = {}  # (window, ticket) -> time the state arrived
+        self.pending_state: dict[str, tuple[float, str]] = {}  # window -> (t0 of call_next, ticket no)
+        self.clients = [self._client(f"bench-{i}", port) for i in range(clients)]
+        self.watcher = self._client("bench-watch", port, watch=True)
+        self.done = threading.Event()
+
+    def _client(self, name: str, port: int, watch: bool = False) -> paho.Client:
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=name)
+        client.on_socket_open = lambda c, u, s: s.setsockopt(6, 1, 1)  # TCP_NODELAY
+        client.max_inflight_messages_set(5000)
+        client.on_message = self._on_state if watch else self._on_reply
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        topic = f"yc/{HALL}/state/window/+" if watch else f"yc/{HALL}/reply/{name}"
+        client.subscribe(topic, qos=1)
+        return client
+
+    def send(self, index: int, kind: str, window: str | None, kiosk: str | None, service: str | None) -> None:
+        client = self.clients[index % len(self.clients)]
+        rid = uuid.uuid4().hex
+        reply_to = f"yc/{HALL}/reply/{client._client_id.decode()}"
+        if kind == "issue":
+            topic, body = f"yc/{HALL}/cmd/ticket/issue", {"service": service, "kiosk": kiosk}
+        else:
+            topic, body = f"yc/{HALL}/cmd/window/{window}/call_next", {}
+        with self.lock:
+            self.sent[rid] = (time.perf_counter(), kind, window)
+        client.publish(topic, json.dumps({"id": rid, "reply_to": reply_to, **body}), qos=1)
+
+    def _on_reply(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        now = time.perf_counter()
+        reply = json.loads(msg.payload)
+        with self.lock:
+            t0, kind, window = self.sent.pop(reply["id"])
+            self.replied += 1
+            self.latency[kind].append(now - t0)
+            if not reply["ok"]:
+                code = reply["error"]["code"]
+                self.errors[code] = self.errors.get(code, 0) + 1
+            elif kind == "call_next" and window is not None:
+                ticket = reply["result"]["ticket"]["no"]
+                arrived = self.calls.pop((window, ticket), None)
+                if arrived is not None:
+                    self.state_latency.append(arrived - t0)
+                else:
+                    self.pending_state[window] = (t0, ticket)
+
+    def _on_state(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        now = time.perf_counter()
+        state = json.loads(msg.payload)
+        if state.get("status") != "calling" or not state.get("ticket"):
+            return
+        window = state["window"]
+        with self.lock:
+            pending = self.pending_state.get(window)
+            if pending is not None and pending[1] == state["ticket"]:
+                del self.pending_state[window]
+                self.state_latency.append(now - pending[0])
+            else:
+                self.calls[(window, state["ticket"])] = now
+
+    def close(self) -> None:
+        for client in [*self.clients, self.watcher]:
+            client.loop_stop()
+            client.disconnect()
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def drive(load: Load, rate: float, seconds: float, tick: int) -> tuple[int, float]:
+    """Offer `rate` commands/s for `seconds`, alternating issue and call_next; returns (sent, elapsed)."""
+    start = time.perf_counter()
+    sent = 0
+    while True:
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            break
+        due = int(elapsed * rate)
+        while sent < due:
+            n = tick + sent
+            if n % 2 == 0:
+                sid = SERVICES[(n // 2) % len(SERVICES)][0]
+                load.send(n, "issue", None, f"kiosk-{(n // 2) % KIOSKS + 1:02d}", sid)
+            else:
+                load.send(n, "call_next", f"w{(n // 2) % WINDOWS + 1:03d}", None, None)
+            sent += 1
+        time.sleep(0.0005)
+    return sent, time.perf_counter() - start
+
+
+def wait_drained(load: Load, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with load.lock:
+            if not load.sent:
+                return
+        time.sleep(0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="commands offered per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="yc-bench-"))
+    broker = start_mosquitto(work)
+    db_url = f"sqlite:///{work / 'hall.db'}" if args.db == "sqlite" else "postgresql://127.0.0.1:5432/test"
+    if args.db == "postgresql":
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 dbname=test", autocommit=True) as conn:
+            for table in (
+                "tickets",
+                "windows",
+                "counters",
+                "appointments",
+                "evaluations",
+                "help_requests",
+                "requests",
+            ):
+                if _has_table(conn, table):
+                    conn.execute(f"DELETE FROM {table} WHERE hall = %s", (HALL,))
+    config = work / "hall.toml"
+    config.write_text(hall_toml(broker.url, db_url, free_port()), encoding="utf-8")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "yichuang.cli", "--log-level", "warning", "server", "-c", str(config)],
+        stdout=(work / "server.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    load = Load(broker.port)
+    try:
+        _wait_online(broker.port)
+        for n in range(WINDOWS):
+            _open(load, n)
+        wait_drained(load)
+        with load.lock:
+            for values in load.latency.values():
+                values.clear()
+            load.state_latency.clear()
+            load.errors.clear()
+        # warm-up: fill the queues a little so call_next finds tickets
+        for n in range(400):
+            load.send(n, "issue", None, f"kiosk-{n % KIOSKS + 1:02d}", SERVICES[n % len(SERVICES)][0])
+        wait_drained(load)
+        with load.lock:
+            for values in load.latency.values():
+                values.clear()
+
+        sent, elapsed = drive(load, args.rate, args.seconds, 0)
+        wait_drained(load)
+        with load.lock:
+            issue = list(load.latency["issue"])
+            call = list(load.latency["call_next"])
+            state = list(load.state_latency)
+            errors = dict(load.errors)
+        print(
+            f"queue_load: {WINDOWS} windows, {KIOSKS} kiosks, db={args.db} (synchronous=FULL), "
+            f"offered {args.rate:.0f} commands/s for {args.seconds:.0f} s"
+        )
+        print(
+            f"  sustained           {sent / elapsed:8.0f} commands/s ({(len(issue)) / elapsed:.0f} tickets/s)"
+        )
+        for label, values in (
+            ("issue -> reply", issue),
+            ("call_next -> reply", call),
+            ("call_next -> state", state),
+        ):
+            print(
+                f"  {label:<19} p50 {pct(values, 50):6.1f} ms"
+                f"   p99 {pct(values, 99):6.1f} ms   n={len(values)}"
+            )
+        print(f"  error replies       {errors or 'none'}  (queue_empty is a normal answer)")
+
+        # the ceiling: offer far more than can be served and count what comes back
+        with load.lock:
+            load.replied = 0
+        started = time.perf_counter()
+        sent, _ = drive(load, 6000.0, 5.0, 10**6)
+        wait_drained(load, 60)
+        took = time.perf_counter() - started
+        print(
+            f"  ceiling             {load.replied / took:8.0f} commands/s answered "
+            f"({sent} offered at 6000/s, all answered in {took:.1f} s, each durable before its reply)"
+        )
+    finally:
+        load.close()
+        server.terminate()
+        server.wait(20)
+        broker.stop()
+    return 0
+
+
+def _has_table(conn: object, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()  # type: ignore[attr-defined]
+    return bool(row and row[0])
+
+
+def _open(load: Load, n: int) -> None:
+    client = load.clients[n % len(load.clients)]
+    rid = uuid.uuid4().hex
+    with load.lock:
+        load.sent[rid] = (time.perf_counter(), "call_next", None)
+    client.publish(
+        f"yc/{HALL}/cmd/window/w{n + 1:03d}/open",
+        json.dumps(
+            {"id": rid, "reply_to": f"yc/{HALL}/reply/{client._client_id.decode()}", "clerk": f"S{n + 1:04d}"}
+        ),
+        qos=1,
+    )
+
+
+def _wait_online(port: int, timeout: float = 30.0) -> None:
+    online = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-status")
+    client.on_message = lambda c, u, m: online.set() if m.payload == b"online" else None
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(f"yc/{HALL}/device/server/status", qos=1)
+    ok = online.wait(timeout)
+    client.loop_stop()
+    client.disconnect()
+    if not ok:
+        raise SystemExit("the server did not come online")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""The console and the ticket page driven in a real headless Chromium, as a clerk and a citizen would.
+
+Skipped, with the reason shown, when Chromium or Playwright is missing. Run this file directly
+(`.venv/bin/python tests/test_pages_browser.py`) to refresh the screenshots in `docs/img/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+from test_http_api import TZ, Health, hall_config  # tests/ is on sys.path, under pytest and as a script
+
+from queue_server.http_api import create_app
+from queue_server.store.repository import Store
+from queue_server.worker import Worker
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+
+
+@dataclass
+class LiveHall:
+    url: str
+    api: httpx.Client
+
+    def issue(self, service: str, **extra: Any) -> dict[str, Any]:
+        r = self.api.post("/api/v1/tickets", json={"service": service, "kiosk": "kiosk-01", **extra})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@contextmanager
+def live_hall(db: Path) -> Iterator[LiveHall]:
+    """A worker over SQLite and the app behind uvicorn on a free loopback port."""
+    config = hall_config(db)
+    store = Store(config.database.url, config.hall.id)
+    store.open()
+    worker = Worker(config, store, clock=lambda: datetime.now(ZoneInfo(TZ)))
+    worker.start()
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+    app = create_app(config, worker, health=Health(), metrics=lambda: (b"", "text/plain"), public_url="")
+    try:
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                               lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=10) as api:
+            yield LiveHall(url, api)
+    finally:
+        app.state.live.close()  # open event streams would otherwise hold uvicorn's shutdown
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(10)
+        worker.stop()
+        store.close()
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _require_browser() -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+
+def stage_and_shoot(hall: LiveHall, out: Path) -> None:
+    """A busy morning at window 1, shot as the clerk's console and a citizen's phone see it."""
+    with browser() as chromium:
+        console = chromium.new_page(viewport={"width": 1280, "height": 860})
+        console.goto(f"{hall.url}/console/w01")
+        console.fill("#staff", "1024")
+        console.click("[data-act=open]")
+        console.wait_for_selector("#chip.idle")
+        for service in ("A", "B", "A", "A", "B", "A", "A"):
+            hall.issue(service)
+        console.click("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A001'")
+        console.click("[data-act=park]")
+        console.wait_for_selector("#parked button")
+        console.click("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A002'")
+        console.click("[data-act=start]")
+        console.wait_for_selector("#chip.serving")
+        hall.api.post("/api/v1/help", json={"kiosk": "kiosk-02",
+                                            "reason": "老人需要帮助填表 · elderly citizen needs help"})
+        console.wait_for_selector("#help button")
+        console.wait_for_selector("#live:not(.off)")
+        console.screenshot(path=str(out / "console.png"), full_page=True)
+
+        third = hall.issue("A")
+        phone = chromium.new_page(viewport={"width": 390, "height": 760}, device_scale_factor=2,
+                                  is_mobile=True, has_touch=True)
+        phone.goto(f"{hall.url}/t/{token_of(third)}")
+        phone.wait_for_selector("#updated:not(:empty)")
+        phone.screenshot(path=str(out / "ticket-status.png"), full_page=True)
+
+
+def token_of(issued: dict[str, Any]) -> str:
+    return str(issued["status_url"]).rsplit("/t/", 1)[1]
+
+
+def test_call_next_on_the_console_shows_on_the_citizens_phone(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db") as hall, browser() as chromium:
+        first = hall.issue("A")
+        second = hall.issue("A")
+        phone = chromium.new_page(viewport={"width": 390, "height": 760}, is_mobile=True, has_touch=True)
+        phone.goto(f"{hall.url}/t/{token_of(first)}")
+        assert phone.inner_text("#number") == "A001"
+        assert "等待中" in phone.inner_text("#status")
+        assert "暂无窗口开放" in phone.inner_text("#no-window")
+
+        console = chromium.new_page(viewport={"width": 1280, "height": 860})
+        console.goto(f"{hall.url}/console/w01")
+        assert console.inner_text("#chip") == "已关闭 Closed"
+        assert console.is_disabled("[data-act=call_next]")
+        console.fill("#staff", "1024")
+        console.click("[data-act=open]")
+        console.wait_for_selector("#chip.idle")
+        console.wait_for_function(
+            "document.querySelector('[data-service=A]').textContent === '2'")  # live from the stream
+
+        # a double click is one call: the second press carries the same Idempotency-Key
+        console.dblclick("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A001'")
+        assert "已呼叫 A001" in console.inner_text("#message")
+        phone.wait_for_function(
+            "document.getElementById('status-zh').textContent === '请到1号窗口'", timeout=10_000)
+        assert "Please go to Window 1" in phone.inner_text("#status")
+        view = hall.api.get(f"/api/v1/tickets/{token_of(second)}").json()
+        assert view["ticket"]["status"] == "waiting", "the double click called two tickets"
+
+        console.click("[data-act=start]")
+        console.wait_for_selector("#chip.serving")
+        console.select_option("#outcome", "accepted")
+        console.click("[data-act=finish]")
+        console.wait_for_selector("#chip.idle")
+        phone.wait_for_function("document.getElementById('status-zh').textContent.indexOf('已办结') === 0",
+                                timeout=10_000)
+
+        # errors are told in words, not codes
+        console.click("[data-act=pause]")
+        console.wait_for_selector("#chip.paused")
+        assert console.is_disabled("[data-act=call_next]")
+        console.click("[data-act=resume]")
+        console.wait_for_selector("#chip.idle")
+        console.click("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A002'")
+        console.wait_for_timeout(1600)  # a press sooner than this counts as the same click
+        console.click("[data-act=call_next]")
+        console.wait_for_selector("#message.err")
+        assert "暂无等候的群众" in console.inner_text("#message")
+
+
+def test_citizen_cancels_from_the_ticket_page(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db") as hall, browser() as chromium:
+        issued = hall.issue("B")
+        phone = chromium.new_page(viewport={"width": 390, "height": 760}, is_mobile=True, has_touch=True)
+        phone.goto(f"{hall.url}/t/{token_of(issued)}")
+        phone.click("#cancel")
+        assert phone.is_visible("#really-cancel")
+        phone.click("#really-cancel")
+        phone.wait_for_function("document.getElementById('status-zh').textContent === '已取消'")
+        assert not phone.is_visible("#cancel-box")
+        assert hall.api.get(f"/api/v1/tickets/{token_of(issued)}").json()["ticket"]["status"] == "cancelled"
+
+
+def test_console_transfers_calls_back_and_resolves_help(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db") as hall, browser() as chromium:
+        hall.api.post("/api/v1/windows/w01/open", json={})
+        hall.api.post("/api/v1/windows/w02/open", json={})
+        hall.issue("A")
+        hall.issue("A")
+        console = chromium.new_page(viewport={"width": 1280, "height": 860})
+        console.goto(f"{hall.url}/console/w01")
+        console.click("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A001'")
+        console.select_option("#target", "service:B")
+        console.click("[data-act=transfer]")
+        console.wait_for_selector("#chip.idle")
+        assert hall.api.post("/api/v1/windows/w02/call_next").json()["ticket"]["no"] == "A001"
+
+        console.click("[data-act=call_next]")
+        console.wait_for_function("document.getElementById('number').textContent === 'A002'")
+        console.click("[data-act=park]")
+        console.click("#parked button")
+        console.wait_for_function("document.getElementById('number').textContent === 'A002'")
+        assert "已回呼 A002" in console.inner_text("#message")
+
+        console.fill("#staff", "张三")  # a name, not a staff number: refused before anything is sent
+        console.click("[data-act=recall]")
+        console.click("[data-act=call_next]")
+        assert "工号" in console.inner_text("#message")
+        console.fill("#staff", "1024")
+
+        hall.api.post("/api/v1/help", json={"kiosk": "kiosk-03", "reason": "打印机没纸"})
+        console.wait_for_selector("#help button")  # arrives through the event stream
+        console.click("#help button")
+        console.wait_for_selector("#help .empty")
+        assert hall.api.get("/api/v1/help").json() == []
+
+
+def test_screenshots_of_both_pages(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db") as hall:
+        stage_and_shoot(hall, tmp_path)
+    for name in ("console.png", "ticket-status.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, live_hall(Path(scratch) / "hall.db") as running:
+        stage_and_shoot(running, DOCS_IMG)
+    print(f"screenshots written to {DOCS_IMG}")
