@@ -26,6 +26,9 @@ import paho.mqtt.client as paho
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from lean_mqtt import LeanClient, LeanLoop  # noqa: E402
 
 from yichuang.broker_process import free_port, start_mosquitto  # noqa: E402
 
@@ -91,80 +94,75 @@ def hall_toml(broker_url: str, db_url: str, http_port: int) -> str:
 
 
 class Load:
-    """Paho clients for the kiosks and windows, and a state subscriber, all timing by perf_counter."""
+    """Kiosk and window clients plus a state subscriber, on one thread, timing by perf_counter."""
 
     def __init__(self, port: int, clients: int = 4) -> None:
         self.sent: dict[str, tuple[float, str, str | None]] = {}  # rid -> (t0, kind, window)
-        self.latency: dict[str, list[float]] = {"issue": [], "call_next": []}
+        self.latency: dict[str, list[float]] = {"issue": [], "call_next": [], "open": []}
         self.state_latency: list[float] = []
         self.replied = 0
         self.errors: dict[str, int] = {}
-        self.lock = threading.Lock()
         self.calls: dict[tuple[str, str], float] = {}  # (window, ticket) -> time the state arrived
         self.pending_state: dict[str, tuple[float, str]] = {}  # window -> (t0 of call_next, ticket no)
-        self.clients = [self._client(f"bench-{i}", port) for i in range(clients)]
-        self.watcher = self._client("bench-watch", port, watch=True)
-        self.done = threading.Event()
-
-    def _client(self, name: str, port: int, watch: bool = False) -> paho.Client:
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=name)
-        client.on_socket_open = lambda c, u, s: s.setsockopt(6, 1, 1)  # TCP_NODELAY
-        client.max_inflight_messages_set(5000)
-        client.on_message = self._on_state if watch else self._on_reply
-        client.connect("127.0.0.1", port)
-        client.loop_start()
-        topic = f"yc/{HALL}/state/window/+" if watch else f"yc/{HALL}/reply/{name}"
-        client.subscribe(topic, qos=1)
-        return client
+        self.names = [f"bench-{i}" for i in range(clients)]
+        self.clients = [LeanClient("127.0.0.1", port, name, self._on_reply) for name in self.names]
+        for name, client in zip(self.names, self.clients, strict=True):
+            client.subscribe(f"yc/{HALL}/reply/{name}")
+        self.watcher = LeanClient("127.0.0.1", port, "bench-watch", self._on_state)
+        self.watcher.subscribe(f"yc/{HALL}/state/window/+")
+        self.loop = LeanLoop([*self.clients, self.watcher])
+        self.loop.poll(0.2)
 
     def send(self, index: int, kind: str, window: str | None, kiosk: str | None, service: str | None) -> None:
-        client = self.clients[index % len(self.clients)]
+        slot = index % len(self.clients)
         rid = uuid.uuid4().hex
-        reply_to = f"yc/{HALL}/reply/{client._client_id.decode()}"
+        reply_to = f"yc/{HALL}/reply/{self.names[slot]}"
         if kind == "issue":
             topic, body = f"yc/{HALL}/cmd/ticket/issue", {"service": service, "kiosk": kiosk}
+        elif kind == "open":
+            topic, body = f"yc/{HALL}/cmd/window/{window}/open", {"clerk": f"S{index + 1:04d}"}
         else:
             topic, body = f"yc/{HALL}/cmd/window/{window}/call_next", {}
-        with self.lock:
-            self.sent[rid] = (time.perf_counter(), kind, window)
-        client.publish(topic, json.dumps({"id": rid, "reply_to": reply_to, **body}), qos=1)
+        self.sent[rid] = (time.perf_counter(), kind, window)
+        self.clients[slot].publish(topic, json.dumps({"id": rid, "reply_to": reply_to, **body}).encode())
 
-    def _on_reply(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        now = time.perf_counter()
-        reply = json.loads(msg.payload)
-        with self.lock:
-            t0, kind, window = self.sent.pop(reply["id"])
-            self.replied += 1
-            self.latency[kind].append(now - t0)
-            if not reply["ok"]:
-                code = reply["error"]["code"]
-                self.errors[code] = self.errors.get(code, 0) + 1
-            elif kind == "call_next" and window is not None:
-                ticket = reply["result"]["ticket"]["no"]
-                arrived = self.calls.pop((window, ticket), None)
-                if arrived is not None:
-                    self.state_latency.append(arrived - t0)
-                else:
-                    self.pending_state[window] = (t0, ticket)
+    def _on_reply(self, topic: str, payload: bytes, now: float) -> None:
+        reply = json.loads(payload)
+        t0, kind, window = self.sent.pop(reply["id"])
+        self.replied += 1
+        self.latency[kind].append(now - t0)
+        if not reply["ok"]:
+            code = reply["error"]["code"]
+            self.errors[code] = self.errors.get(code, 0) + 1
+        elif kind == "call_next" and window is not None:
+            ticket = reply["result"]["ticket"]["no"]
+            arrived = self.calls.pop((window, ticket), None)
+            if arrived is not None:
+                self.state_latency.append(arrived - t0)
+            else:
+                self.pending_state[window] = (t0, ticket)
 
-    def _on_state(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        now = time.perf_counter()
-        state = json.loads(msg.payload)
+    def _on_state(self, topic: str, payload: bytes, now: float) -> None:
+        state = json.loads(payload)
         if state.get("status") != "calling" or not state.get("ticket"):
             return
         window = state["window"]
-        with self.lock:
-            pending = self.pending_state.get(window)
-            if pending is not None and pending[1] == state["ticket"]:
-                del self.pending_state[window]
-                self.state_latency.append(now - pending[0])
-            else:
-                self.calls[(window, state["ticket"])] = now
+        pending = self.pending_state.get(window)
+        if pending is not None and pending[1] == state["ticket"]:
+            del self.pending_state[window]
+            self.state_latency.append(now - pending[0])
+        else:
+            self.calls[(window, state["ticket"])] = now
+
+    def reset(self) -> None:
+        for values in self.latency.values():
+            values.clear()
+        self.state_latency.clear()
+        self.errors.clear()
+        self.replied = 0
 
     def close(self) -> None:
-        for client in [*self.clients, self.watcher]:
-            client.loop_stop()
-            client.disconnect()
+        self.loop.close()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -191,17 +189,14 @@ def drive(load: Load, rate: float, seconds: float, tick: int) -> tuple[int, floa
             else:
                 load.send(n, "call_next", f"w{(n // 2) % WINDOWS + 1:03d}", None, None)
             sent += 1
-        time.sleep(0.0005)
+        load.loop.poll(0.0005)
     return sent, time.perf_counter() - start
 
 
 def wait_drained(load: Load, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with load.lock:
-            if not load.sent:
-                return
-        time.sleep(0.05)
+    while time.monotonic() < deadline and load.sent:
+        load.loop.poll(0.01)
 
 
 def main() -> int:
@@ -242,28 +237,21 @@ def main() -> int:
     try:
         _wait_online(broker.port)
         for n in range(WINDOWS):
-            _open(load, n)
+            load.send(n, "open", f"w{n + 1:03d}", None, None)
         wait_drained(load)
-        with load.lock:
-            for values in load.latency.values():
-                values.clear()
-            load.state_latency.clear()
-            load.errors.clear()
+        load.reset()
         # warm-up: fill the queues a little so call_next finds tickets
         for n in range(400):
             load.send(n, "issue", None, f"kiosk-{n % KIOSKS + 1:02d}", SERVICES[n % len(SERVICES)][0])
         wait_drained(load)
-        with load.lock:
-            for values in load.latency.values():
-                values.clear()
+        load.reset()
 
         sent, elapsed = drive(load, args.rate, args.seconds, 0)
         wait_drained(load)
-        with load.lock:
-            issue = list(load.latency["issue"])
-            call = list(load.latency["call_next"])
-            state = list(load.state_latency)
-            errors = dict(load.errors)
+        issue = list(load.latency["issue"])
+        call = list(load.latency["call_next"])
+        state = list(load.state_latency)
+        errors = dict(load.errors)
         print(
             f"queue_load: {WINDOWS} windows, {KIOSKS} kiosks, db={args.db} (synchronous=FULL), "
             f"offered {args.rate:.0f} commands/s for {args.seconds:.0f} s"
@@ -283,8 +271,7 @@ def main() -> int:
         print(f"  error replies       {errors or 'none'}  (queue_empty is a normal answer)")
 
         # the ceiling: offer far more than can be served and count what comes back
-        with load.lock:
-            load.replied = 0
+        load.reset()
         started = time.perf_counter()
         sent, _ = drive(load, 6000.0, 5.0, 10**6)
         wait_drained(load, 60)
@@ -304,20 +291,6 @@ def main() -> int:
 def _has_table(conn: object, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()  # type: ignore[attr-defined]
     return bool(row and row[0])
-
-
-def _open(load: Load, n: int) -> None:
-    client = load.clients[n % len(load.clients)]
-    rid = uuid.uuid4().hex
-    with load.lock:
-        load.sent[rid] = (time.perf_counter(), "call_next", None)
-    client.publish(
-        f"yc/{HALL}/cmd/window/w{n + 1:03d}/open",
-        json.dumps(
-            {"id": rid, "reply_to": f"yc/{HALL}/reply/{client._client_id.decode()}", "clerk": f"S{n + 1:04d}"}
-        ),
-        qos=1,
-    )
 
 
 def _wait_online(port: int, timeout: float = 30.0) -> None:

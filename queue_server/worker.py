@@ -86,7 +86,7 @@ class Worker:
         config: Config,
         store: Store,
         clock: Callable[[], datetime],
-        token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
+        token: Callable[[], str] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
         public_url: str = "",
     ) -> None:
@@ -104,6 +104,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._carry: list[Request | Query] = []
+        self._boot = uuid.uuid4().hex[:12]
+        self._events_published = 0
         self._crashed = False
         self.hall = self._load()
         self.healthy = True
@@ -341,6 +343,11 @@ class Worker:
         except Exception:
             log.exception("event=reload_failed")
 
+    def _event_id(self) -> str:
+        """Unique across restarts: a random prefix per process start, then a counter."""
+        self._events_published += 1
+        return f"{self._boot}-{self._events_published}"
+
     def _remember(self, rid: str, reply: dict[str, Any]) -> None:
         self._replies[rid] = reply
         if len(self._replies) > REMEMBERED_REPLIES:
@@ -368,7 +375,7 @@ class Worker:
         if not changed and not changes.events:
             return
         # one id per event, whichever door (MQTT, HTTP live stream) it leaves by
-        events = [(kind, {"event_id": uuid.uuid4().hex, **payload}) for kind, payload in changes.events]
+        events = [(kind, {"event_id": self._event_id(), **payload}) for kind, payload in changes.events]
         for publisher in self.publishers:
             try:
                 publisher.publish_changes(events, changed)

@@ -81,6 +81,9 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     assert isinstance(config, Config)
+    # the worker and the MQTT thread hand the interpreter back and forth for every command;
+    # the default 5 ms switch interval would add up to that much to every reply
+    sys.setswitchinterval(0.0005)
     stop = _stop_on_signals()
     try:
         Server(config).run(stop, _notifier())

@@ -88,6 +88,83 @@ def encode_payload(payload: dict[str, Any] | list[Any] | str | bytes) -> bytes:
     raise TypeError(f"unsupported payload type {type(payload).__name__}")
 
 
+class _BufferedSocket:
+    """The broker connection, read 64 KiB at a time and written once per loop pass.
+
+    paho reads each packet in pieces (one byte of header, one per length byte, then the
+    body) and writes each packet with its own call: at a few thousand PUBACKs a second those
+    system calls cost more than the server's own work. Reads are served from one buffer,
+    with `pending()` (which paho already asks of TLS sockets) telling its loop that bytes
+    remain; writes collect in another buffer that `flush()` sends at the end of each pass.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._in = bytearray()
+        self._out = bytearray()
+
+    def recv(self, bufsize: int) -> bytes:
+        if not self._in:
+            data = self._sock.recv(65536)
+            if not data:
+                return b""
+            self._in += data
+        chunk = bytes(self._in[:bufsize])
+        del self._in[:bufsize]
+        return chunk
+
+    def pending(self) -> int:
+        inner = getattr(self._sock, "pending", None)
+        return len(self._in) + (inner() if inner is not None else 0)
+
+    def send(self, data: bytes | bytearray) -> int:
+        self._out += data
+        return len(data)
+
+    def has_output(self) -> bool:
+        return bool(self._out)
+
+    def flush(self, wait_s: float = 0.0) -> None:
+        """Send what is buffered; with `wait_s`, keep trying that long (used before closing)."""
+        deadline = time.monotonic() + wait_s
+        while self._out:
+            try:
+                sent = self._sock.send(self._out)
+            except (BlockingIOError, InterruptedError):
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.001)
+                continue
+            except OSError:
+                self._out.clear()  # the connection is gone; paho notices on its next read
+                return
+            del self._out[:sent]
+
+    def close(self) -> None:
+        self.flush(wait_s=1.0)  # DISCONNECT and a last `offline` must leave before the socket closes
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _BufferedClient(paho.Client):
+    def _create_socket(self) -> Any:
+        return _BufferedSocket(super()._create_socket())
+
+    def loop_write(self) -> paho.MQTTErrorCode:
+        try:
+            return super().loop_write()
+        finally:
+            sock = self._sock
+            if isinstance(sock, _BufferedSocket):
+                sock.flush()
+
+    def want_write(self) -> bool:
+        sock = self._sock
+        return super().want_write() or (isinstance(sock, _BufferedSocket) and sock.has_output())
+
+
 class MqttClient:
     """A connected MQTT session for one process, acting as device `device` of hall `hall`.
 
@@ -129,7 +206,7 @@ class MqttClient:
         self._stopping = False
 
         protocol = MQTTProtocolVersion.MQTTv5 if protocol_v5 else MQTTProtocolVersion.MQTTv311
-        self._client = paho.Client(
+        self._client = _BufferedClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=protocol,

@@ -170,39 +170,55 @@ def tickets_ahead(
     return ahead
 
 
-@dataclass(frozen=True)
+@dataclass
 class QueueSummary:
-    """Counts of one service's queue by class, valid until the next aging or slot boundary."""
+    """Counts of one service's queue by class, valid until the next aging or slot boundary.
+
+    Classes and aging are judged at `computed_at`; tickets joining or leaving the queue are
+    counted in and out the same way, so the summary stays exact without a rescan.
+    """
 
     counts: dict[int, int]
     aged: dict[int, int]
-    targeted: tuple[Ticket, ...]  # tickets transferred to one window: counted one by one
+    targeted: list[Ticket]  # tickets transferred to one window: counted one by one
     computed_at: datetime
     valid_until: datetime
+    aging: timedelta
 
     @classmethod
     def of(cls, queue: Sequence[Ticket], now: datetime, aging: timedelta) -> QueueSummary:
-        counts: dict[int, int] = {}
-        aged: dict[int, int] = {}
-        targeted: list[Ticket] = []
-        valid_until = now + timedelta(days=1)
+        summary = cls({}, {}, [], now, now + timedelta(days=1), aging)
         for ticket in queue:
-            if ticket.target_window is not None:
-                targeted.append(ticket)
-                continue
-            k = ticket_class(ticket, now)
-            counts[k] = counts.get(k, 0) + 1
-            if now - ticket.issued_at >= aging:
-                aged[k] = aged.get(k, 0) + 1
-            else:
-                valid_until = min(valid_until, ticket.issued_at + aging)
-            if (
-                ticket.slot_at is not None
-                and ticket.slot_at > now
-                and ticket.priority is Priority.APPOINTMENT
-            ):
-                valid_until = min(valid_until, ticket.slot_at)
-        return cls(counts, aged, tuple(targeted), now, valid_until)
+            summary.add(ticket)
+        return summary
+
+    def _judge(self, ticket: Ticket) -> tuple[int, bool]:
+        now = self.computed_at
+        aged = now - ticket.issued_at >= self.aging
+        if not aged:
+            self.valid_until = min(self.valid_until, ticket.issued_at + self.aging)
+        if ticket.priority is Priority.APPOINTMENT and ticket.slot_at is not None and ticket.slot_at > now:
+            self.valid_until = min(self.valid_until, ticket.slot_at)
+        return ticket_class(ticket, now), aged
+
+    def add(self, ticket: Ticket) -> None:
+        if ticket.target_window is not None:
+            self.targeted.append(ticket)
+            return
+        k, aged = self._judge(ticket)
+        self.counts[k] = self.counts.get(k, 0) + 1
+        if aged:
+            self.aged[k] = self.aged.get(k, 0) + 1
+
+    def remove(self, ticket: Ticket) -> None:
+        if ticket.target_window is not None:
+            if ticket in self.targeted:
+                self.targeted.remove(ticket)
+            return
+        k, aged = self._judge(ticket)
+        self.counts[k] -= 1
+        if aged:
+            self.aged[k] -= 1
 
     def fresh(self, now: datetime) -> bool:
         return self.computed_at <= now < self.valid_until

@@ -114,6 +114,7 @@ class Hall:
             w.id: (self.profiles[w.id], w.ratio_cursor) for w in self.windows.values() if self._is_open(w)
         }
         self._summaries: dict[str, QueueSummary] = {}
+        self._groups: list[tuple[WindowProfile, int]] | None = None
         for ticket in snapshot.tickets:
             self._index(ticket)
             key = (ticket.service, ticket.day)
@@ -144,29 +145,36 @@ class Hall:
             if ticket.parked and ticket.window in self.parked:
                 self.parked[ticket.window].append(ticket)
             elif ticket.service in self.queues:
-                bisect.insort(self.queues[ticket.service], ticket, key=lambda t: t.sort_key)
-                self._summaries.pop(ticket.service, None)
+                self._enqueue(ticket)
 
     def _dequeue(self, ticket: Ticket) -> None:
         queue = self.queues.get(ticket.service)
-        if queue is not None and ticket in queue:
-            queue.remove(ticket)
-            self._summaries.pop(ticket.service, None)
+        if queue is None:
+            return
+        at = bisect.bisect_left(queue, ticket.sort_key, key=lambda t: t.sort_key)
+        if at < len(queue) and queue[at] is ticket:
+            del queue[at]
+            if (summary := self._summaries.get(ticket.service)) is not None:
+                summary.remove(ticket)
             self.changes.queues.add(ticket.service)
 
     def _enqueue(self, ticket: Ticket) -> None:
         bisect.insort(self.queues[ticket.service], ticket, key=lambda t: t.sort_key)
-        self._summaries.pop(ticket.service, None)
+        if (summary := self._summaries.get(ticket.service)) is not None:
+            summary.add(ticket)
         self.changes.queues.add(ticket.service)
 
     def _touch_ticket(self, ticket: Ticket) -> None:
         self.changes.tickets[ticket.id] = ticket
 
     def _touch_window(self, window: Window) -> None:
+        before = self._open.get(window.id)
         if self._is_open(window):
             self._open[window.id] = (self.profiles[window.id], window.ratio_cursor)
         else:
             self._open.pop(window.id, None)
+        if self._open.get(window.id) != before:
+            self._groups = None
         self.changes.windows[window.id] = window
         # a window's state changes the waits of every service it serves
         self.changes.queues.update(self.window_configs[window.id].services)
@@ -348,18 +356,30 @@ class Hall:
     def _open_profiles(self) -> list[tuple[WindowProfile, int]]:
         return list(self._open.values())
 
+    def _all_profiles(self) -> list[tuple[WindowProfile, int]]:
+        return [(self.profiles[w.id], w.ratio_cursor) for w in self.windows.values()]
+
+    def _open_groups(self) -> list[tuple[WindowProfile, int]]:
+        """One open window per (services, ratios, cursor): they all call in the same order."""
+        if self._groups is None:
+            groups: dict[tuple[object, ...], tuple[WindowProfile, int]] = {}
+            for profile, cursor in self._open.values():
+                groups.setdefault((profile.services, profile.cycle, cursor), (profile, cursor))
+            self._groups = list(groups.values())
+        return self._groups
+
     def placement(self, ticket: Ticket, now: datetime, hypothetical: bool = False) -> dict[str, object]:
         """`ahead` and `ewt_s` of a waiting ticket (or of one that would be issued now)."""
-        open_windows = self._open_profiles()
-        counted = open_windows or [(self.profiles[w], self.windows[w].ratio_cursor) for w in self.windows]
         if ticket.parked:
             return {"ahead": 0, "ewt_s": None}
+        # with every window closed, `ahead` still counts by the order the windows would call in
+        everyone = not self._open
         per_service: dict[str, int] | None = None
         if hypothetical or (ticket.issued_at >= now and ticket.target_window is None):
             per_service = newest_ahead(
                 ticket.service,
                 ticket_class(ticket, now),
-                counted,
+                self._all_profiles() if everyone else self._open_groups(),
                 lambda svc: self._summary(svc, now),
                 now,
                 self.aging,
@@ -367,6 +387,7 @@ class Hall:
             )
         if per_service is None:
             per_service = {}
+            counted = self._all_profiles() if everyone else self._open_profiles()
             for ticket_id in tickets_ahead(ticket, counted, self.queues, now, self.aging, extra=hypothetical):
                 other = self.tickets[ticket_id].service
                 per_service[other] = per_service.get(other, 0) + 1
