@@ -34,6 +34,7 @@ from yichuang.errors import YichuangError
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+SUMMARY_INTERVAL_S = 0.05  # queue states and recent calls: at most this often under load
 REMEMBERED_REPLIES = 200_000
 
 
@@ -104,6 +105,9 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._carry: list[Request | Query] = []
+        self._dirty_queues: set[str] = set()
+        self._calls_dirty = False
+        self._summaries_at = 0.0
         self._boot = uuid.uuid4().hex[:12]
         self._events_published = 0
         self._crashed = False
@@ -188,8 +192,9 @@ class Worker:
                 carried, self._carry = self._carry, []
                 self._process(carried)
                 continue
+            pending = self._dirty_queues or self._calls_dirty
             try:
-                first = self._inbox.get(timeout=1.0)
+                first = self._inbox.get(timeout=SUMMARY_INTERVAL_S if pending else 1.0)
             except queue.Empty:
                 first = None
                 if self._stopping.is_set():
@@ -211,6 +216,7 @@ class Worker:
                 items.append(item)
             if items:
                 self._process(items)
+            self._flush_summaries()
             if time.monotonic() - last_tick >= 1.0:
                 last_tick = time.monotonic()
                 self._tick()
@@ -362,20 +368,50 @@ class Worker:
         self._publish(changes, self.clock(), force=True)
 
     def _publish(self, changes: Changes, now: datetime, force: bool = False) -> None:
+        """Publish events now, window states now, and the hall-wide summaries soon.
+
+        Queue states and the recent-calls list change with almost every command; under a
+        heavy load they are recomputed and republished at most every SUMMARY_INTERVAL_S
+        (the first change after a quiet spell still goes out at once), which a display
+        cannot tell apart and which spares the broker most of the traffic.
+        """
         states: dict[str, dict[str, object]] = {}
         for window_id in changes.windows:
             states[f"state/window/{window_id}"] = self.hall.window_state(window_id)
-        for service in changes.queues:
-            if service in self.hall.services:
-                states[f"state/queue/{service}"] = self.hall.queue_state(service, now)
-        if changes.calls_changed:
-            states["state/calls"] = self.hall.calls_state()
+        self._dirty_queues.update(s for s in changes.queues if s in self.hall.services)
+        self._calls_dirty = self._calls_dirty or changes.calls_changed
+        if force or time.monotonic() - self._summaries_at >= SUMMARY_INTERVAL_S:
+            states.update(self._summaries(now))
         changed = {k: v for k, v in states.items() if force or self.states.get(k) != v}
+        self._send(changes.events, changed)
+
+    def _summaries(self, now: datetime) -> dict[str, dict[str, object]]:
+        states: dict[str, dict[str, object]] = {}
+        for service in self._dirty_queues:
+            states[f"state/queue/{service}"] = self.hall.queue_state(service, now)
+        if self._calls_dirty:
+            states["state/calls"] = self.hall.calls_state()
+        self._dirty_queues.clear()
+        self._calls_dirty = False
+        self._summaries_at = time.monotonic()
+        return states
+
+    def _flush_summaries(self) -> None:
+        """Send the summaries held back by the rate limit, once their interval has passed."""
+        if (
+            self._dirty_queues or self._calls_dirty
+        ) and time.monotonic() - self._summaries_at >= SUMMARY_INTERVAL_S:
+            states = self._summaries(self.clock())
+            self._send([], {k: v for k, v in states.items() if self.states.get(k) != v})
+
+    def _send(
+        self, raw_events: list[tuple[str, dict[str, object]]], changed: dict[str, dict[str, object]]
+    ) -> None:
         self.states.update(changed)
-        if not changed and not changes.events:
+        if not changed and not raw_events:
             return
         # one id per event, whichever door (MQTT, HTTP live stream) it leaves by
-        events = [(kind, {"event_id": self._event_id(), **payload}) for kind, payload in changes.events]
+        events = [(kind, {"event_id": self._event_id(), **payload}) for kind, payload in raw_events]
         for publisher in self.publishers:
             try:
                 publisher.publish_changes(events, changed)
