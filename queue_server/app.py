@@ -47,6 +47,7 @@ class Server:
         clock: Callable[[], datetime] | None = None,
         http: bool = True,
         client_id: str | None = None,
+        gateway: bool = True,
     ) -> None:
         self.config = config
         tz = ZoneInfo(config.hall.timezone)
@@ -54,6 +55,8 @@ class Server:
         self.metrics = ServerMetrics()
         self.store = Store(config.database.url, config.hall.id)
         self.http_enabled = http
+        self.gateway_enabled = gateway
+        self.api: MqttApi | None = None
         self.client_id = client_id or f"yc-{config.hall.id}-server-{socket.gethostname()}-{os.getpid()}"
         self.worker: Worker | None = None
         self.client: MqttClient | None = None
@@ -80,7 +83,11 @@ class Server:
             username=broker.username,
             password=broker.password,
         )
-        MqttApi(self.config, self.worker, self.client, count=self.metrics.count)
+        self.api = MqttApi(
+            self.config, self.worker, self.client, count=self.metrics.count, gateway=self.gateway_enabled
+        )
+        # commands flow only once the gateway has subscribed; the worker queues them until it starts
+        self.api.start()
         self.worker.publishers.append(_WaitingGauge(self.metrics))
         self.worker.start()
         if self.http_enabled:
@@ -144,6 +151,8 @@ class Server:
                 self._http_thread.join(5)
         if self.worker is not None:
             self.worker.stop()
+        if self.api is not None:
+            self.api.stop()
         if self.client is not None:
             self.client.stop()
         self.store.close()

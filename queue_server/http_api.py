@@ -715,9 +715,8 @@ def create_app(
 
     @app.get(f"{API}/queues", tags=["queues"], response_model=list[QueueOut])
     def list_queues() -> list[dict[str, object]]:
-        """The retained `state/queue/{service}` payloads, in the config's order."""
-        states = worker.states.copy()
-        return [states[f"state/queue/{s.id}"] for s in config.services if f"state/queue/{s.id}" in states]
+        """What `state/queue/{service}` says, computed now (MQTT gets it at most 20 times a second)."""
+        return read(lambda h: [h.queue_state(s.id, worker.clock()) for s in config.services])
 
     def window_out(window_id: str) -> dict[str, object]:
         state = worker.states.copy().get(f"state/window/{window_id}")

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from queue_server import commands
-from queue_server.worker import Request, Worker, fail
+from queue_server.mqtt_gateway import Gateway, GatewayLost
+from queue_server.worker import Query, Request, Worker, fail
 from yichuang.config_model import Config
-from yichuang.mqtt_client import Message, MqttClient
+from yichuang.mqtt_client import Message, MqttClient, encode_payload
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +28,44 @@ class MqttApi:
         worker: Worker,
         client: MqttClient,
         count: Callable[[str, str], None] = lambda name, code: None,
+        gateway: bool = False,
     ) -> None:
         self.config = config
         self.worker = worker
         self.client = client
+        self.gateway: Gateway | None = None
         self.count = count
         self.root = f"yc/{config.hall.id}/"
         self.reply_prefix = f"{self.root}reply/"
         worker.publishers.append(self)
-        client.subscribe(f"{self.root}cmd/#", self._on_command)
+        if gateway:
+            broker = config.broker
+            self.gateway = Gateway(
+                host=broker.host,
+                port=broker.port,
+                hall=config.hall.id,
+                client_id=f"{client.client_id}-gw",
+                username=broker.username,
+                password=broker.password,
+                subscribe=f"{self.root}cmd/#",
+                on_command=self._on_command,
+                on_lost=self._gateway_lost,
+            )
+        else:
+            client.subscribe(f"{self.root}cmd/#", self._on_command)
         client.add_connect_hook(self.republish)
+
+    def start(self) -> None:
+        if self.gateway is not None:
+            self.gateway.start()
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+
+    def _gateway_lost(self) -> None:
+        # restarted from the worker's thread, in line with everything it publishes
+        self.worker.submit(Query(lambda _hall: self._restart_gateway(force=False), lambda _: None))
 
     # ----------------------------------------------------------------- outbound
 
@@ -50,16 +79,55 @@ class MqttApi:
         self.client.publish(
             f"homeassistant/device/yc_{self.config.hall.id}_{DEVICE}/config", self._discovery(), retain=True
         )
+        # state is said again from the worker's thread, in line with its own publishing, so
+        # an old copy can never land after a newer one and stay retained
+        self.worker.submit(Query(self._republish_states, lambda _: None))
+
+    def _republish_states(self, _hall: object) -> None:
         for suffix, payload in list(self.worker.states.items()):
-            self.client.publish(self.root + suffix, payload, retain=True)
+            self._put(self.root + suffix, payload, retain=True)
+        self.batch_done()
 
     def publish_changes(
         self, events: list[tuple[str, dict[str, object]]], states: dict[str, dict[str, object]]
     ) -> None:
         for suffix, payload in states.items():
-            self.client.publish(self.root + suffix, payload, retain=True)
+            self._put(self.root + suffix, payload, retain=True)
         for kind, payload in events:
-            self.client.publish(f"{self.root}event/{kind}", payload)
+            self._put(f"{self.root}event/{kind}", payload)
+
+    def batch_done(self) -> None:
+        """End of a worker batch: hand everything it produced to the outbox in one go."""
+        if self.gateway is None:
+            return
+        try:
+            self.gateway.flush()
+        except GatewayLost:
+            self._restart_gateway()
+
+    def _restart_gateway(self, force: bool = True) -> None:
+        """Start a new gateway and give it all state again; runs on the worker's thread."""
+        assert self.gateway is not None
+        if not force and self.gateway.alive:
+            return
+        log.error("event=mqtt_gateway_restart")
+        try:
+            self.gateway.stop(timeout=1.0)
+            self.gateway.start()
+        except ConnectionError as exc:
+            log.error("event=mqtt_gateway_restart_failed error=%s", exc)
+            return
+        for suffix, payload in list(self.worker.states.items()):
+            self._put(self.root + suffix, payload, retain=True)
+        self.gateway.flush()
+
+    def _put(
+        self, topic: str, payload: dict[str, Any], retain: bool = False, correlation: bytes | None = None
+    ) -> None:
+        if self.gateway is None:
+            self.client.publish(topic, payload, retain=retain, correlation_data=correlation)
+        else:
+            self.gateway.put(topic, encode_payload(payload), retain, correlation)
 
     def _discovery(self) -> dict[str, Any]:
         """Home Assistant device-based discovery: one sensor of waiting citizens per service."""
@@ -137,7 +205,8 @@ class MqttApi:
         correlation = message.correlation_data
 
         def respond(reply: dict[str, Any]) -> None:
-            self._send(target, correlation, reply)
+            # on the worker's thread: sent with the rest of its batch
+            self._put(target, reply, correlation=correlation)
             self.count(name, "ok" if reply.get("ok") else reply["error"]["code"])
 
         self.worker.submit(
@@ -168,7 +237,9 @@ class MqttApi:
             log.warning("event=command_dropped reason=%s topic=%s", code, message.topic)
 
     def _send(self, topic: str, correlation: bytes | None, reply: dict[str, Any]) -> None:
-        self.client.publish(topic, reply, correlation_data=correlation)
+        """An answer given on the MQTT thread, before the command reaches the worker."""
+        self._put(topic, reply, correlation=correlation)
+        self.batch_done()
 
 
 def _command_name(rest: str) -> tuple[str, str | None]:

@@ -233,6 +233,7 @@ class Worker:
             if changes.tickets or changes.windows:
                 self.store.commit(Batch(changes=changes))
             self._publish(changes, now)
+            self._batch_done()
         except Exception:
             log.exception("event=tick_failed")
 
@@ -293,6 +294,7 @@ class Worker:
             self._recover(answered, fresh)
             for query, _ in reads:
                 query.respond(StorageUnavailable("the hall's database did not accept the last changes"))
+            self._batch_done()
             return
         for rid, reply in in_batch.items():
             self._remember(rid, reply)
@@ -307,6 +309,7 @@ class Worker:
         for query, value in reads:
             query.respond(value)
         self._publish(batch.changes, now)
+        self._batch_done()
         if self.on_batch is not None:
             self.on_batch(len(items), time.perf_counter() - started)
 
@@ -349,6 +352,15 @@ class Worker:
         except Exception:
             log.exception("event=reload_failed")
 
+    def _batch_done(self) -> None:
+        for publisher in self.publishers:
+            done = getattr(publisher, "batch_done", None)
+            if done is not None:
+                try:
+                    done()
+                except Exception:
+                    log.exception("event=batch_done_failed publisher=%s", type(publisher).__name__)
+
     def _event_id(self) -> str:
         """Unique across restarts: a random prefix per process start, then a counter."""
         self._events_published += 1
@@ -366,6 +378,7 @@ class Worker:
         changes.windows = dict(self.hall.windows)
         self.states.clear()
         self._publish(changes, self.clock(), force=True)
+        self._batch_done()
 
     def _publish(self, changes: Changes, now: datetime, force: bool = False) -> None:
         """Publish events now, window states now, and the hall-wide summaries soon.
@@ -403,6 +416,7 @@ class Worker:
         ) and time.monotonic() - self._summaries_at >= SUMMARY_INTERVAL_S:
             states = self._summaries(self.clock())
             self._send([], {k: v for k, v in states.items() if self.states.get(k) != v})
+            self._batch_done()
 
     def _send(
         self, raw_events: list[tuple[str, dict[str, object]]], changed: dict[str, dict[str, object]]

@@ -115,6 +115,8 @@ class Hall:
         }
         self._summaries: dict[str, QueueSummary] = {}
         self._groups: list[tuple[WindowProfile, int]] | None = None
+        self._free_at: dict[str, float] = {}
+        self._rolled = False  # the first roll after loading sweeps whatever the store handed over
         for ticket in snapshot.tickets:
             self._index(ticket)
             key = (ticket.service, ticket.day)
@@ -124,6 +126,9 @@ class Hall:
                 previous = self.tickets.get(self._last_called_id(ticket.service))
                 if previous is None or (previous.called_at or now) <= ticket.called_at:
                     self.last_called[ticket.service] = ticket.no
+        for window in self.windows.values():
+            self._touch_window(window)
+        self.changes = Changes()  # loading is not a change
         self.roll_day(now)
 
     # ----------------------------------------------------------------- bookkeeping
@@ -168,6 +173,13 @@ class Hall:
         self.changes.tickets[ticket.id] = ticket
 
     def _touch_window(self, window: Window) -> None:
+        # when the window's current citizen is expected to be done, as a plain number: the wait
+        # estimate sums these over dozens of windows for every ticket issued
+        current = self.tickets.get(window.ticket_id) if window.ticket_id is not None else None
+        if current is not None and current.called_at is not None:
+            self._free_at[window.id] = current.called_at.timestamp() + self.times.typical(current.service)
+        else:
+            self._free_at.pop(window.id, None)
         before = self._open.get(window.id)
         if self._is_open(window):
             self._open[window.id] = (self.profiles[window.id], window.ratio_cursor)
@@ -223,6 +235,9 @@ class Hall:
         today = hall_day(now, self.tz)
         if today < self.day:
             return  # the clock stepped back; never renumber a day that has begun
+        if today == self.day and self._rolled:
+            return
+        self._rolled = True
         self.day = today
         stale = [t for t in self.tickets.values() if t.day < today]
         if not stale:
@@ -396,13 +411,8 @@ class Hall:
             if ticket.target_window is None
             else [self._open[w] for w in (ticket.target_window,) if w in self._open]
         )
-        busy: list[float] = []
-        for profile, _ in serving:
-            window = self.windows[profile.id]
-            current = self.tickets.get(window.ticket_id) if window.ticket_id is not None else None
-            if current is not None and current.called_at is not None:
-                elapsed = (now - current.called_at).total_seconds()
-                busy.append(self.times.typical(current.service) - elapsed)
+        clock = now.timestamp()
+        busy = [free - clock for profile, _ in serving if (free := self._free_at.get(profile.id)) is not None]
         ewt = estimate_wait_s(per_service, busy, len(serving), self.times)
         return {"ahead": sum(per_service.values()), "ewt_s": ewt}
 
