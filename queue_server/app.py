@@ -158,9 +158,16 @@ class Server:
         self.store.close()
         log.info("event=server_stopped hall=%s", self.config.hall.id)
 
-    def run(self, stop: threading.Event, notifier: Notifier | None = None) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        notifier: Notifier | None = None,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         """Serve until `stop` is set, pinging the systemd watchdog."""
         self.start()
+        if on_started is not None:
+            on_started()
         if notifier is not None:
             notifier.ready()
         try:

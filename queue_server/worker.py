@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
+
 from queue_server import commands
 from queue_server.domain import errors as e
 from queue_server.domain.hall import Hall
@@ -282,7 +284,7 @@ class Worker:
             if rid is not None:
                 in_batch[rid] = reply
                 batch.requests.append(
-                    RequestRecord(rid, item.topic or item.name, json.dumps(reply, ensure_ascii=False), now)
+                    RequestRecord(rid, item.topic or item.name, orjson.dumps(reply).decode(), now)
                 )
             fresh.append(item)
             answered.append((item, reply))

@@ -7,6 +7,7 @@ installs signal handlers; everything else gets what it needs as arguments.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -85,12 +86,24 @@ def cmd_server(args: argparse.Namespace) -> int:
     # the default 5 ms switch interval would add up to that much to every reply
     sys.setswitchinterval(0.0005)
     stop = _stop_on_signals()
+    server = Server(config)
     try:
-        Server(config).run(stop, _notifier())
+        server.run(stop, _notifier(), on_started=_quiet_gc)
     except (StoreError, ConnectionError) as exc:
         logging.getLogger("yichuang").error("event=server_failed error=%s", exc)
         return 1
     return 0
+
+
+def _quiet_gc() -> None:
+    """What was loaded at start lives as long as the process: keep the collector off it.
+
+    A full collection walks every object of the day's tickets; frozen, and with a larger
+    first generation, collections stay short and rare instead of pausing replies.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

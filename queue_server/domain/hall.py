@@ -407,13 +407,20 @@ class Hall:
                 other = self.tickets[ticket_id].service
                 per_service[other] = per_service.get(other, 0) + 1
         serving = (
-            [self._open[w] for w in self.serving_windows.get(ticket.service, ()) if w in self._open]
+            self.serving_windows.get(ticket.service, ())
             if ticket.target_window is None
-            else [self._open[w] for w in (ticket.target_window,) if w in self._open]
+            else (ticket.target_window,)
         )
         clock = now.timestamp()
-        busy = [free - clock for profile, _ in serving if (free := self._free_at.get(profile.id)) is not None]
-        ewt = estimate_wait_s(per_service, busy, len(serving), self.times)
+        open_count = 0
+        busy = 0.0
+        for window_id in serving:
+            if window_id in self._open:
+                open_count += 1
+                free = self._free_at.get(window_id)
+                if free is not None and free > clock:
+                    busy += free - clock
+        ewt = estimate_wait_s(per_service, (busy,), open_count, self.times)
         return {"ahead": sum(per_service.values()), "ewt_s": ewt}
 
     def queue_state(self, service_id: str, now: datetime) -> dict[str, object]:
