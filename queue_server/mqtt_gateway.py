@@ -17,6 +17,7 @@ import contextlib
 import logging
 import marshal
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -191,7 +192,11 @@ def _child_main(
             message.response_topic,
             message.correlation_data,
         )
-        commands.send_bytes(marshal.dumps(frame))
+        try:
+            commands.send_bytes(marshal.dumps(frame))
+        except OSError:
+            # the server is gone (killed): take no more commands nobody can answer
+            os._exit(1)
 
     client.add_connect_hook(republish)
     client.subscribe(subscribe, forward)

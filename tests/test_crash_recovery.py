@@ -52,8 +52,11 @@ def test_sigkill_mid_stream_loses_no_acknowledged_ticket_and_reuses_no_number(tm
                 caller.rpc.send("ticket/issue", {"service": services[n % 3], "kiosk": "kiosk-01"}, rid),
             )
             if n == 300:
-                time.sleep(0.05)
-                proc.kill()  # SIGKILL: no chance to flush or say goodbye
+                # some answered, some in flight, some not yet sent: then SIGKILL, no goodbye
+                deadline = time.monotonic() + 10
+                while sum(f.done() for _, f in pending.values()) < 50 and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                proc.kill()
         proc.wait(10)
         mqtt_probe.wait_for(f"yc/{HALL}/device/server/status", lambda m: m.payload == b"offline")
         time.sleep(0.5)
