@@ -25,6 +25,6 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: deps venv
-	@shopt -s nullglob; benches=(bench/*.py); \
+	@shopt -s nullglob; benches=(bench/[!_]*.py); \
 	if [ $${#benches[@]} -eq 0 ]; then echo "no benchmarks in bench/"; exit 0; fi; \
 	for b in "$${benches[@]}"; do echo "== $$b"; $(PY) "$$b" || exit 1; done

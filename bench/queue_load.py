@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lean_mqtt import LeanClient, LeanLoop  # noqa: E402
+from _lean_mqtt import LeanClient, LeanLoop  # noqa: E402
 
 from yichuang.broker_process import free_port, start_mosquitto  # noqa: E402
 
@@ -257,8 +257,9 @@ def main() -> int:
         call = list(load.latency["call_next"])
         state = list(load.state_latency)
         errors = dict(load.errors)
+        durability = " (WAL, synchronous=FULL)" if args.db == "sqlite" else " (synchronous_commit on)"
         print(
-            f"queue_load: {WINDOWS} windows, {KIOSKS} kiosks, db={args.db} (synchronous=FULL), "
+            f"queue_load: {WINDOWS} windows, {KIOSKS} kiosks, db={args.db}{durability}, "
             f"offered {args.rate:.0f} commands/s for {args.seconds:.0f} s"
         )
         print(
