@@ -216,9 +216,11 @@ def test_console_transfers_calls_back_and_resolves_help(tmp_path: Path) -> None:
         console.click("[data-act=call_next]")
         console.wait_for_function("document.getElementById('number').textContent === 'A002'")
         console.click("[data-act=park]")
+        console.wait_for_selector("#parked button")
         console.click("#parked button")
-        console.wait_for_function("document.getElementById('number').textContent === 'A002'")
-        assert "已回呼 A002" in console.inner_text("#message")
+        # the number shows A002 before and after: wait for the call-back's own message
+        console.wait_for_function("document.getElementById('message').textContent.includes('已回呼 A002')")
+        assert console.inner_text("#number") == "A002"
 
         console.fill("#staff", "张三")  # a name, not a staff number: refused before anything is sent
         console.click("[data-act=recall]")
