@@ -14,6 +14,7 @@ only its availability (status, last will), info and discovery.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import marshal
 import multiprocessing
@@ -206,6 +207,11 @@ def _child_main(
         conn.send_bytes(str(exc).encode())
         return
     conn.send_bytes(b"ready")
+    # long-lived objects out of the collector's way, and fewer collections: a full one
+    # would hold every reply behind it
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
     while True:
         try:
             data = conn.recv_bytes()
