@@ -589,19 +589,32 @@ class Hall:
             priority=ticket.priority.value,
         )
 
-    def call_next(self, window_id: str, clerk: str | None, now: datetime) -> dict[str, object]:
-        """The clerk presses call-next: the current ticket (if any) is done, the next is called."""
+    def _ready_to_call(self, window_id: str, clerk: str | None) -> Window:
+        """The window, if it may call someone now (open, not paused, a valid staff number)."""
         window, _ = self._window(window_id)
         self._check_staff(clerk)
         if window.status is WindowStatus.PAUSED:
             raise e.WindowPaused(f"window {window_id} is paused; resume it first")
         if window.status is WindowStatus.CLOSED:
             raise e.WindowClosed(f"window {window_id} is closed; open it first")
+        return window
+
+    @staticmethod
+    def _sign_in(window: Window, clerk: str | None) -> None:
         if clerk is not None:
             window.clerk = clerk
+
+    def _finish_current(self, window: Window, now: datetime) -> None:
+        """One button is the whole workflow on a simple caller: calling finishes the current citizen."""
         current = self.tickets.get(window.ticket_id) if window.ticket_id is not None else None
         if current is not None and current.status in AT_WINDOW_STATES:
             self._finish(window, current, DEFAULT_OUTCOME[self.services[current.service].flow], now)
+
+    def call_next(self, window_id: str, clerk: str | None, now: datetime) -> dict[str, object]:
+        """The clerk presses call-next: the current ticket (if any) is done, the next is called."""
+        window = self._ready_to_call(window_id, clerk)
+        self._sign_in(window, clerk)
+        self._finish_current(window, now)
         pick = first_pick(
             self.profiles[window_id],
             window.ratio_cursor,
@@ -763,18 +776,12 @@ class Hall:
         self, window_id: str, ticket_no: str, clerk: str | None, now: datetime
     ) -> dict[str, object]:
         """Call back a ticket this window put on hold; the current one, if any, is done."""
-        window, _ = self._window(window_id)
-        self._check_staff(clerk)
-        if window.status is WindowStatus.PAUSED:
-            raise e.WindowPaused(f"window {window_id} is paused; resume it first")
-        if window.status is WindowStatus.CLOSED:
-            raise e.WindowClosed(f"window {window_id} is closed; open it first")
+        window = self._ready_to_call(window_id, clerk)
         ticket = next((t for t in self.parked[window_id] if t.no == ticket_no), None)
         if ticket is None:
             raise e.UnknownTicket(f"window {window_id} holds no ticket {ticket_no}")
-        current = self.tickets.get(window.ticket_id) if window.ticket_id is not None else None
-        if current is not None and current.status in AT_WINDOW_STATES:
-            self._finish(window, current, DEFAULT_OUTCOME[self.services[current.service].flow], now)
+        self._sign_in(window, clerk)
+        self._finish_current(window, now)
         self.parked[window_id].remove(ticket)
         self._call(window, ticket, clerk, now)
         return {"ticket": ticket.public()}
