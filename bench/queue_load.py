@@ -101,6 +101,7 @@ class Load:
         self.sent: dict[str, tuple[float, str, str | None]] = {}  # rid -> (t0, kind, window)
         self.latency: dict[str, list[float]] = {"issue": [], "call_next": [], "open": []}
         self.state_latency: list[float] = []
+        self.timeline: list[tuple[float, float]] = []  # (sent at, latency) of every reply
         self.replied = 0
         self.errors: dict[str, int] = {}
         self.calls: dict[tuple[str, str], float] = {}  # (window, ticket) -> time the state arrived
@@ -132,6 +133,7 @@ class Load:
         t0, kind, window = self.sent.pop(reply["id"])
         self.replied += 1
         self.latency[kind].append(now - t0)
+        self.timeline.append((t0, now - t0))
         if not reply["ok"]:
             code = reply["error"]["code"]
             self.errors[code] = self.errors.get(code, 0) + 1
@@ -159,6 +161,7 @@ class Load:
         for values in self.latency.values():
             values.clear()
         self.state_latency.clear()
+        self.timeline.clear()
         self.errors.clear()
         self.replied = 0
 
@@ -207,6 +210,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="commands offered per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--timeline", action="store_true", help="print p50/p99/max of each second")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="yc-bench-"))
@@ -275,6 +279,8 @@ def main() -> int:
                 f"   p99 {pct(values, 99):6.1f} ms   n={len(values)}"
             )
         print(f"  error replies       {errors or 'none'}  (queue_empty is a normal answer)")
+        if args.timeline:
+            _print_timeline(load.timeline)
 
         # the ceiling: offer far more than can be served and count what comes back
         load.reset()
@@ -292,6 +298,22 @@ def main() -> int:
         server.wait(20)
         broker.stop()
     return 0
+
+
+def _print_timeline(timeline: list[tuple[float, float]]) -> None:
+    """Latency second by second: shows whether a tail is spread out or comes in bursts."""
+    if not timeline:
+        return
+    start = min(t for t, _ in timeline)
+    seconds: dict[int, list[float]] = {}
+    for sent, latency in timeline:
+        seconds.setdefault(int(sent - start), []).append(latency)
+    for second in sorted(seconds):
+        values = seconds[second]
+        print(
+            f"    t={second:3d}s  n={len(values):5d}  p50 {pct(values, 50):6.1f}  p99 {pct(values, 99):6.1f}"
+            f"  max {max(values) * 1000:6.1f} ms"
+        )
 
 
 def _has_table(conn: object, table: str) -> bool:

@@ -163,6 +163,7 @@ class Server:
         stop: threading.Event,
         notifier: Notifier | None = None,
         on_started: Callable[[], None] | None = None,
+        every_few_seconds: Callable[[], None] | None = None,
     ) -> None:
         """Serve until `stop` is set, pinging the systemd watchdog."""
         self.start()
@@ -172,6 +173,8 @@ class Server:
             notifier.ready()
         try:
             while not stop.wait(5.0):
+                if every_few_seconds is not None:
+                    every_few_seconds()
                 if notifier is not None and self.health()["database"]:
                     notifier.watchdog()
         finally:

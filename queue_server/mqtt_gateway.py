@@ -14,16 +14,17 @@ only its availability (status, last will), info and discovery.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import marshal
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from yichuang import gc_policy
 from yichuang.mqtt_client import Message, MqttClient
 
 log = logging.getLogger(__name__)
@@ -209,9 +210,8 @@ def _child_main(
     conn.send_bytes(b"ready")
     # long-lived objects out of the collector's way, and fewer collections: a full one
     # would hold every reply behind it
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
+    gc_policy.settle()
+    last_freeze = time.monotonic()
     while True:
         try:
             data = conn.recv_bytes()
@@ -223,6 +223,9 @@ def _child_main(
         if data == _REPUBLISH:
             republish()
             continue
+        if time.monotonic() - last_freeze >= gc_policy.REFREEZE_S:
+            gc_policy.refreeze()
+            last_freeze = time.monotonic()
         for topic, payload, retain, correlation in marshal.loads(data):
             if retain:
                 retained[topic] = payload

@@ -7,7 +7,6 @@ installs signal handlers; everything else gets what it needs as arguments.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from yichuang import gc_policy
 from yichuang.sdnotify import Notifier
 
 
@@ -88,22 +88,11 @@ def cmd_server(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     server = Server(config)
     try:
-        server.run(stop, _notifier(), on_started=_quiet_gc)
+        server.run(stop, _notifier(), on_started=gc_policy.settle, every_few_seconds=gc_policy.refreeze)
     except (StoreError, ConnectionError) as exc:
         logging.getLogger("yichuang").error("event=server_failed error=%s", exc)
         return 1
     return 0
-
-
-def _quiet_gc() -> None:
-    """What was loaded at start lives as long as the process: keep the collector off it.
-
-    A full collection walks every object of the day's tickets; frozen, and with a larger
-    first generation, collections stay short and rare instead of pausing replies.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
