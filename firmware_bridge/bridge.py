@@ -1,0 +1,257 @@
+"""`yichuang bridge`: the hall's window devices on MQTT.
+
+Key presses from callers and evaluation pads become the contract's window commands, sent
+through the durable press queue (never lost, never doubled); callers' small displays, LED
+panels and evaluation pad lamps follow the retained `state/window/…` topics and the
+`ticket_finished` / `evaluation` events. Every device has its own availability, info and
+Home Assistant discovery, all said again on every reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from firmware_bridge import discovery
+from firmware_bridge.codecs.ycbus import KeyEvent
+from firmware_bridge.key_commands import EvalPadLamp, KeyRejected, caller_display, command_for_key, panel_text
+from firmware_bridge.press_queue import Press, PressQueue
+from firmware_bridge.serial_bus import SerialBus
+from yichuang.config_model import Config, DeviceConfig
+from yichuang.mqtt_client import Message, MqttClient
+from yichuang.rpc import CommandClient
+
+log = logging.getLogger(__name__)
+
+SERIAL_KINDS = ("caller", "eval_pad", "led_panel")
+MODELS = {"caller": "YC-K3 caller", "eval_pad": "YC-E5 eval pad", "led_panel": "YC-P1 LED panel"}
+TELEMETRY_S = 10.0
+
+
+class Bridge:
+    """One bridge process: the serial lines and devices that the config gives `bridge_id`."""
+
+    def __init__(
+        self,
+        config: Config,
+        bridge_id: str,
+        state_dir: Path,
+        *,
+        client_id: str | None = None,
+        max_age_s: float = 120.0,
+        reply_timeout_s: float = 0.05,
+    ) -> None:
+        self.config = config
+        self.id = bridge_id
+        self.hall = config.hall.id
+        self.root = f"yc/{self.hall}/"
+        self.devices = [d for d in config.devices if d.kind in SERIAL_KINDS and d.bridge in (None, bridge_id)]
+        self.windows = {w.id: w for w in config.windows}
+        self.states: dict[str, dict[str, Any]] = {}
+        self.waiting: dict[str, int] = {}
+        self.lamps = {d.id: EvalPadLamp(d.window or "") for d in self.devices if d.kind == "eval_pad"}
+        self.online: dict[str, bool] = {}
+        self.started = time.monotonic()
+        broker = config.broker
+        self.client = MqttClient(
+            host=broker.host,
+            port=broker.port,
+            client_id=client_id or f"yc-{self.hall}-{bridge_id}",
+            hall=self.hall,
+            device=bridge_id,
+            username=broker.username,
+            password=broker.password,
+        )
+        self.rpc = CommandClient(self.client, self.hall, bridge_id)
+        self.presses = PressQueue(
+            self.rpc, hall=self.hall, bridge=bridge_id, state_dir=state_dir, max_age_s=max_age_s
+        )
+        lines: dict[str, list[DeviceConfig]] = defaultdict(list)
+        for device in self.devices:
+            lines[device.port].append(device)
+        self.buses = [
+            SerialBus(port, devs, self._on_press, self._on_online, reply_timeout_s=reply_timeout_s)
+            for port, devs in lines.items()
+        ]
+        self.bus_of = {device_id: bus for bus in self.buses for device_id in bus.by_id}
+        self._stop = threading.Event()
+        self._telemetry: threading.Thread | None = None
+        self.client.subscribe(f"{self.root}state/window/+", self._on_window_state)
+        self.client.subscribe(f"{self.root}state/queue/+", self._on_queue_state)
+        for kind in ("ticket_finished", "ticket_called", "evaluation"):
+            self.client.subscribe(f"{self.root}event/{kind}", self._on_event)
+        self.client.subscribe(f"{self.root}device/+/set", self._on_set)
+        self.client.add_connect_hook(self._republish)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self.client.start()
+        self.presses.start()
+        for bus in self.buses:
+            bus.start()
+        self._telemetry = threading.Thread(target=self._telemetry_loop, name="telemetry", daemon=True)
+        self._telemetry.start()
+        log.info(
+            "event=bridge_started bridge=%s devices=%d lines=%d", self.id, len(self.devices), len(self.buses)
+        )
+
+    def stop(self) -> None:
+        """Stop polling, send what is queued, say every device is offline, disconnect."""
+        self._stop.set()
+        for bus in self.buses:
+            bus.stop()
+        self.presses.stop(timeout=5)
+        for device in self.devices:
+            self.client.publish(discovery.status_topic(self.hall, device.id), "offline", retain=True)
+        self.client.stop()
+
+    def _republish(self) -> None:
+        topic, payload = discovery.bridge_discovery(self.hall, self.id)
+        self.client.publish(topic, payload, retain=True)
+        self.client.publish(
+            f"{self.root}device/{self.id}/info",
+            discovery.info_payload("bridge", "yichuang bridge"),
+            retain=True,
+        )
+        for device in self.devices:
+            label = self.windows[device.window].label if device.window in self.windows else None
+            topic, payload = discovery.device_discovery(self.hall, self.id, device, window_label=label)
+            self.client.publish(topic, payload, retain=True)
+            self.client.publish(
+                f"{self.root}device/{device.id}/info",
+                discovery.info_payload(device.kind, MODELS[device.kind], window=device.window),
+                retain=True,
+            )
+            online = self.online.get(device.id, False)
+            self.client.publish(
+                discovery.status_topic(self.hall, device.id), "online" if online else "offline", retain=True
+            )
+
+    # ----------------------------------------------------------------- devices -> MQTT
+
+    def _on_online(self, device: DeviceConfig, online: bool) -> None:
+        self.online[device.id] = online
+        self.client.publish(
+            discovery.status_topic(self.hall, device.id), "online" if online else "offline", retain=True
+        )
+        if online:
+            self._refresh_device(device)
+
+    def _on_press(self, device: DeviceConfig, event: KeyEvent) -> None:
+        window = self.windows.get(device.window or "")
+        if window is None:
+            log.warning("event=press_without_window device=%s", device.id)
+            return
+        command = command_for_key(
+            window, int(event.key), event.arg, self.states.get(window.id), self.config.services
+        )
+        if isinstance(command, KeyRejected):
+            log.warning("event=press_rejected device=%s reason=%s", device.id, command.reason)
+            return
+        if device.id in self.lamps:
+            self.lamps[device.id].on_score_pressed(time.time())
+            self._show_lamps(device)
+        path, args = command
+        self.presses.put(
+            Press(device=device.id, key=int(event.key), arg=event.arg, path=path, args=args, window=window.id)
+        )
+
+    # ----------------------------------------------------------------- MQTT -> devices
+
+    def _on_window_state(self, message: Message) -> None:
+        state = _json(message)
+        if state is None or "window" not in state:
+            return
+        self.states[state["window"]] = state
+        for device in self.devices:
+            if device.window == state["window"]:
+                if device.id in self.lamps:
+                    self.lamps[device.id].on_state(state, time.time())
+                self._refresh_device(device)
+
+    def _on_queue_state(self, message: Message) -> None:
+        state = _json(message)
+        if state is None or "service" not in state:
+            return
+        self.waiting[state["service"]] = int(state.get("waiting") or 0)
+        for device in self.devices:
+            if device.kind == "caller":
+                self._refresh_device(device)
+
+    def _on_event(self, message: Message) -> None:
+        event = _json(message)
+        if event is None:
+            return
+        kind = message.topic.rsplit("/", 1)[-1]
+        for device_id, lamp in self.lamps.items():
+            if lamp.on_event(kind, event, time.time()):
+                device = next(d for d in self.devices if d.id == device_id)
+                self._show_lamps(device)
+
+    def _on_set(self, message: Message) -> None:
+        device_id = message.topic.split("/")[-2]
+        bus = self.bus_of.get(device_id)
+        command = _json(message)
+        if bus is None or command is None:
+            return
+        if isinstance(command.get("text"), str):
+            bus.set_display(device_id, 1, command["text"])
+
+    def _refresh_device(self, device: DeviceConfig) -> None:
+        bus = self.bus_of.get(device.id)
+        window = self.windows.get(device.window or "")
+        if bus is None or window is None:
+            return
+        state = self.states.get(window.id)
+        if device.kind == "led_panel":
+            lines = panel_text(state, window.label)
+        elif device.kind == "caller":
+            lines = caller_display(state, sum(self.waiting.get(s, 0) for s in window.services))
+        else:
+            self._show_lamps(device)
+            return
+        for number, text in enumerate(lines):
+            bus.set_display(device.id, number, text)
+
+    def _show_lamps(self, device: DeviceConfig) -> None:
+        bus = self.bus_of.get(device.id)
+        if bus is not None:
+            bus.set_lamps(device.id, self.lamps[device.id].is_lit(time.time()))
+
+    # ----------------------------------------------------------------- telemetry
+
+    def _telemetry_loop(self) -> None:
+        while not self._stop.wait(TELEMETRY_S):
+            stats = self.presses.stats()
+            payload = discovery.bridge_telemetry(
+                time.monotonic() - self.started,
+                frames_ok=sum(b.stats.frames_ok for b in self.buses),
+                crc_errors=sum(b.crc_errors for b in self.buses),
+                presses_queued=stats.queued,
+                presses_dropped=stats.dropped,
+                devices_online=sum(1 for v in self.online.values() if v),
+                extra={
+                    "timeouts": sum(b.stats.timeouts for b in self.buses),
+                    "duplicate_presses": sum(b.stats.duplicates for b in self.buses),
+                    "port_errors": sum(b.stats.port_errors for b in self.buses),
+                },
+            )
+            self.client.publish(f"{self.root}device/{self.id}/telemetry", payload, qos=0)
+            for device in self.devices:  # lamps expire by time, not by message
+                if device.id in self.lamps:
+                    self._show_lamps(device)
+
+
+def _json(message: Message) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(message.payload)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
