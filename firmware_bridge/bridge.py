@@ -13,13 +13,14 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from firmware_bridge import discovery
-from firmware_bridge.codecs.ycbus import KeyEvent
+from firmware_bridge.codecs.ycbus import Key, KeyEvent
 from firmware_bridge.key_commands import EvalPadLamp, KeyRejected, caller_display, command_for_key, panel_text
 from firmware_bridge.press_queue import Press, PressQueue
 from firmware_bridge.serial_bus import SerialBus
@@ -30,6 +31,7 @@ from yichuang.rpc import CommandClient
 log = logging.getLogger(__name__)
 
 SERIAL_KINDS = ("caller", "eval_pad", "led_panel")
+GPIO_KINDS = ("gpio_button", "gpio_led", "buzzer")
 MODELS = {"caller": "YC-K3 caller", "eval_pad": "YC-E5 eval pad", "led_panel": "YC-P1 LED panel"}
 TELEMETRY_S = 10.0
 
@@ -46,12 +48,20 @@ class Bridge:
         client_id: str | None = None,
         max_age_s: float = 120.0,
         reply_timeout_s: float = 0.05,
+        gpio: str = "native",
     ) -> None:
         self.config = config
         self.id = bridge_id
         self.hall = config.hall.id
         self.root = f"yc/{self.hall}/"
         self.devices = [d for d in config.devices if d.kind in SERIAL_KINDS and d.bridge in (None, bridge_id)]
+        self.gpio_devices = [
+            d for d in config.devices if d.kind in GPIO_KINDS and d.bridge in (None, bridge_id)
+        ]
+        self.gpio_kind = gpio
+        self._gpio: list[Any] = []
+        self._status_leds: list[tuple[str, Any]] = []  # (window, StatusLed)
+        self._buzzers: list[tuple[str | None, Any]] = []  # (window or None for the help desk, Buzzer)
         self.windows = {w.id: w for w in config.windows}
         self.states: dict[str, dict[str, Any]] = {}
         self.waiting: dict[str, int] = {}
@@ -84,7 +94,7 @@ class Bridge:
         self._telemetry: threading.Thread | None = None
         self.client.subscribe(f"{self.root}state/window/+", self._on_window_state)
         self.client.subscribe(f"{self.root}state/queue/+", self._on_queue_state)
-        for kind in ("ticket_finished", "ticket_called", "evaluation"):
+        for kind in ("ticket_finished", "ticket_called", "evaluation", "help_requested"):
             self.client.subscribe(f"{self.root}event/{kind}", self._on_event)
         self.client.subscribe(f"{self.root}device/+/set", self._on_set)
         self.client.add_connect_hook(self._republish)
@@ -92,6 +102,7 @@ class Bridge:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        self._start_gpio()
         self.client.start()
         self.presses.start()
         for bus in self.buses:
@@ -107,6 +118,8 @@ class Bridge:
         self._stop.set()
         for bus in self.buses:
             bus.stop()
+        for device in self._gpio:
+            device.close()
         self.presses.stop(timeout=5)
         for device in self.devices:
             self.client.publish(discovery.status_topic(self.hall, device.id), "offline", retain=True)
@@ -133,6 +146,50 @@ class Bridge:
             self.client.publish(
                 discovery.status_topic(self.hall, device.id), "online" if online else "offline", retain=True
             )
+
+    def _start_gpio(self) -> None:
+        """Wired buttons, status LEDs and buzzers on the Pi's own pins (gpiozero)."""
+        if not self.gpio_devices:
+            return
+        from firmware_bridge import gpio_devices as g
+
+        factory = g.make_pin_factory(self.gpio_kind)
+        for device in self.gpio_devices:
+            pins = dict(device.pins)
+            if device.kind == "gpio_button" and "button" in pins:
+                if device.window:
+                    button: Any = g.WiredCallButton(
+                        pins["button"], partial(self._wired_call, device), pin_factory=factory
+                    )
+                else:
+                    button = g.HelpButton(
+                        pins["button"], partial(self._help_pressed, device), pin_factory=factory
+                    )
+                self._gpio.append(button)
+            if "led" in pins and device.window:
+                led = g.StatusLed(pins["led"], pin_factory=factory)
+                self._gpio.append(led)
+                self._status_leds.append((device.window, led))
+            if device.kind == "buzzer" and "buzzer" in pins:
+                buzzer = g.Buzzer(pins["buzzer"], pin_factory=factory)
+                self._gpio.append(buzzer)
+                self._buzzers.append((device.window, buzzer))
+            self.online[device.id] = True
+
+    def _wired_call(self, device: DeviceConfig) -> None:
+        """The wired button of a window without a keypad: one button is call-next."""
+        self._on_press(device, KeyEvent(0, Key.CALL_NEXT, 0))
+
+    def _help_pressed(self, device: DeviceConfig) -> None:
+        self.presses.put(
+            Press(
+                device=device.id,
+                key=0,
+                arg=0,
+                path="help/request",
+                args={"kiosk": device.id, "reason": "帮办按钮 help button"},
+            )
+        )
 
     # ----------------------------------------------------------------- devices -> MQTT
 
@@ -170,6 +227,9 @@ class Bridge:
         if state is None or "window" not in state:
             return
         self.states[state["window"]] = state
+        for window, led in self._status_leds:
+            if window == state["window"]:
+                led.show(state)
         for device in self.devices:
             if device.window == state["window"]:
                 if device.id in self.lamps:
@@ -190,6 +250,12 @@ class Bridge:
         if event is None:
             return
         kind = message.topic.rsplit("/", 1)[-1]
+        for window, buzzer in self._buzzers:
+            # the help desk's buzzer sounds for help requests, a window's for its own calls
+            if (window is None and kind == "help_requested") or (
+                window is not None and kind == "ticket_called" and event.get("window") == window
+            ):
+                buzzer.beep(2 if window is None else 1)
         for device_id, lamp in self.lamps.items():
             if lamp.on_event(kind, event, time.time()):
                 device = next(d for d in self.devices if d.id == device_id)

@@ -37,8 +37,15 @@ class Line:
 
     def devices(self) -> tuple[DeviceConfig, ...]:
         def dev(did: str, kind: str, url: str, address: int, window: str) -> DeviceConfig:
-            return DeviceConfig(id=did, kind=kind, protocol="ycbus", port=url, address=address, window=window,
-                                bridge="bridge-01")
+            return DeviceConfig(
+                id=did,
+                kind=kind,
+                protocol="ycbus",
+                port=url,
+                address=address,
+                window=window,
+                bridge="bridge-01",
+            )
 
         return (
             dev("caller-w01", "caller", self.keys.url, 1, "w01"),
@@ -167,3 +174,49 @@ def test_every_device_has_discovery_and_info(hall, mqtt_probe):
     info = f"yc/{config.hall.id}/device/panel-w01/info"
     mqtt_probe.subscribe(info)
     assert json.loads(mqtt_probe.wait_for(info).payload)["kind"] == "led_panel"
+
+
+def test_a_wired_gpio_button_calls_next_and_the_status_led_follows(
+    broker, mqtt_probe, tmp_path: Path, line: Line
+):
+    config = on_ports(small_hall(), broker.url, f"sqlite:///{tmp_path / 'hall.db'}")
+    wired = DeviceConfig(
+        id="button-w02",
+        kind="gpio_button",
+        window="w02",
+        bridge="bridge-01",
+        pins=(("button", 17), ("led", 27)),
+    )
+    help_button = DeviceConfig(
+        id="helpbutton-01", kind="gpio_button", bridge="bridge-01", pins=(("button", 22),)
+    )
+    config = replace(
+        config,
+        hall=replace(config.hall, id=f"t{uuid.uuid4().hex[:8]}"),
+        devices=(*line.devices(), wired, help_button),
+    )
+    server = start_server(config)
+    caller = Caller(broker.port, config.hall.id)
+    bridge = Bridge(config, "bridge-01", tmp_path / "bridge", reply_timeout_s=0.2, gpio="mock")
+    bridge.start()
+    try:
+        from firmware_bridge.gpio_devices import HelpButton, StatusLed, WiredCallButton
+
+        button = next(d for d in bridge._gpio if isinstance(d, WiredCallButton))
+        help_ = next(d for d in bridge._gpio if isinstance(d, HelpButton))
+        led = next(d for d in bridge._gpio if isinstance(d, StatusLed))
+        caller("window/w02/open")
+        caller("ticket/issue", service="B", kiosk="kiosk-01")
+        button._button.pin.drive_low()
+        button._button.pin.drive_high()
+        assert wait(lambda: led.mode == "blink"), led.mode
+        assert wait(lambda: "B001" in str(bridge.states.get("w02", {}).get("ticket")))
+        mqtt_probe.subscribe(f"yc/{config.hall.id}/event/help_requested")
+        help_._button.pin.drive_low()
+        help_._button.pin.drive_high()
+        event = json.loads(mqtt_probe.wait_for(f"yc/{config.hall.id}/event/help_requested").payload)
+        assert event["kiosk"] == "helpbutton-01"
+    finally:
+        bridge.stop()
+        caller.close()
+        server.stop()

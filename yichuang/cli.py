@@ -95,6 +95,33 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from firmware_bridge.bridge import Bridge
+    from firmware_bridge.gpio_devices import GpioError
+    from firmware_bridge.press_queue import PressQueueLocked
+    from yichuang.config_model import Config
+
+    config = _load(args.config)
+    assert isinstance(config, Config)
+    state_dir = Path(args.state_dir or f"/var/lib/yichuang/{args.id}")
+    stop = _stop_on_signals()
+    notifier = _notifier()
+    try:
+        bridge = Bridge(config, args.id, state_dir, gpio=args.gpio, max_age_s=args.max_age)
+        bridge.start()
+    except (ConnectionError, PressQueueLocked, GpioError, OSError) as exc:
+        logging.getLogger("yichuang").error("event=bridge_failed error=%s", exc)
+        return 1
+    notifier.ready()
+    try:
+        while not stop.wait(5.0):
+            notifier.watchdog()
+    finally:
+        notifier.stopping()
+        bridge.stop()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from yichuang.demo import run_demo
 
@@ -114,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser("server", help="the queue server (MQTT + HTTP)")
     server.add_argument("-c", "--config", required=True)
     server.set_defaults(func=cmd_server)
+
+    bridge = sub.add_parser("bridge", help="the firmware bridge for the devices that config gives it")
+    bridge.add_argument("-c", "--config", required=True)
+    bridge.add_argument("--id", required=True, help="the bridge id devices name in `bridge = ...`")
+    bridge.add_argument(
+        "--state-dir", help="where presses wait while the broker is away (default /var/lib/yichuang/ID)"
+    )
+    bridge.add_argument(
+        "--gpio",
+        default="native",
+        choices=["native", "lgpio", "rpigpio", "mock"],
+        help="GPIO backend for wired buttons, LEDs, buzzers (mock: gpiozero's MockFactory)",
+    )
+    bridge.add_argument(
+        "--max-age",
+        type=float,
+        default=120.0,
+        help="seconds a key press may wait for the broker before it is dropped with an alarm",
+    )
+    bridge.set_defaults(func=cmd_bridge)
 
     demo = sub.add_parser("demo", help="a whole simulated hall on loopback, until Ctrl-C")
     demo.add_argument(
