@@ -122,6 +122,27 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    from hw_sim.hall_sim import run_sim
+
+    stop = _stop_on_signals()
+    notifier = _notifier()
+
+    def ready(_sim: object) -> None:
+        notifier.ready()
+
+    try:
+        return run_sim(
+            args.config,
+            stop,
+            transport=args.transport,
+            write_config=Path(args.write_config) if args.write_config else None,
+            on_ready=ready,
+        )
+    finally:
+        notifier.stopping()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from yichuang.demo import run_demo
 
@@ -161,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a key press may wait for the broker before it is dropped with an alarm",
     )
     bridge.set_defaults(func=cmd_bridge)
+
+    sim = sub.add_parser("sim", help="the simulated devices of a config (pty serial lines or socket://)")
+    sim.add_argument("-c", "--config", required=True)
+    sim.add_argument("--transport", default="pty", choices=["pty", "tcp"])
+    sim.add_argument("--write-config", help="write the config with the simulated ports here, for the bridge")
+    sim.set_defaults(func=cmd_sim)
 
     demo = sub.add_parser("demo", help="a whole simulated hall on loopback, until Ctrl-C")
     demo.add_argument(

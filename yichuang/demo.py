@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from firmware_bridge.codecs.ycbus import Key
+from hw_sim.hall_sim import HallSim
 from yichuang.broker_process import free_port, start_mosquitto
 from yichuang.config import load_config
 from yichuang.config_model import BrokerConfig, Config, DatabaseConfig, HttpConfig, OpeningHours
@@ -81,12 +83,32 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
     server = Server(config)
     server.start()
     hall = config.hall.id
+    # the window devices: simulated callers, evaluation pad and LED panels on socket:// lines,
+    # driven by a real bridge exactly as on real RS-485 lines
+    from firmware_bridge.bridge import Bridge
+    from hw_sim.hall_sim import HallSim, rewritten_config
+    from hw_sim.sim_control import SimControl
+
+    sim = HallSim(config, transport="tcp").start()
+    control = SimControl.for_config(sim, config)
+    control.start()
+    bridge_config = rewritten_config(config, sim.urls)
+    bridges = [
+        Bridge(bridge_config, bridge_id, workdir / bridge_id, gpio="mock")
+        for bridge_id in sorted({d.bridge for d in config.devices if d.bridge})
+    ]
+    for bridge in bridges:
+        bridge.start()
     first_window = next(w.id for w in config.windows)
     print(f"Yichuang demo: {config.hall.name} ({config.hall.name_en})")
     print(f"  broker         {broker.url}   (watch: mosquitto_sub -p {broker.port} -t 'yc/#' -v)")
     print(f"  server         {server.public_url}/healthz  {server.public_url}/docs")
     print(f"  clerk console  {server.public_url}/console/{first_window}")
     print(f"  database       {workdir / 'hall.db'}")
+    for port, url in sim.urls.items():
+        print(f"  device line    {port} simulated at {url}")
+    press = '{"key": "call_next"}'
+    print(f"  press a key    mosquitto_pub -p {broker.port} -t yc/{hall}/sim/caller-w01/press -m '{press}'")
     print("  Ctrl-C to stop.\n", flush=True)
 
     client = MqttClient(
@@ -95,27 +117,62 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
     client.subscribe(f"yc/{hall}/event/#", Narrator(config))
     client.start()
     rpc = CommandClient(client, hall, "demo-actors")
-    actors = HallActors(config, rpc, random.Random(2026), speed)
+    actors = HallActors(config, rpc, random.Random(2026), speed, sim)
+    watcher = PanelWatcher(sim)
     started = time.monotonic()
     try:
         actors.open_windows()
         while not stop.is_set():
             actors.step()
+            watcher.report()
             if duration_s and time.monotonic() - started >= duration_s:
                 break
             stop.wait(max(0.05, 1.0 / speed))
     finally:
         client.stop()
+        for bridge in bridges:
+            bridge.stop()
+        control.stop()
+        sim.stop()
         server.stop()
         broker.stop()
     return 0
 
 
+class PanelWatcher:
+    """Prints what the simulated LED panels show whenever it changes."""
+
+    def __init__(self, sim: HallSim) -> None:
+        self.panels = {d: sim.device(d) for d in sim.device_ids if d.startswith("panel-")}
+        self.shown: dict[str, str] = {}
+
+    def report(self) -> None:
+        for device_id, panel in self.panels.items():
+            text = " | ".join(line for line in panel.lines if line)
+            if text and self.shown.get(device_id) != text:
+                self.shown[device_id] = text
+                print(f"          屏 panel  {device_id}: {text}", flush=True)
+
+
 class HallActors:
     """Simulated citizens at kiosks and clerks at the comprehensive and instant windows."""
 
-    def __init__(self, config: Config, rpc: CommandClient, rng: random.Random, speed: float) -> None:
+    def __init__(
+        self, config: Config, rpc: CommandClient, rng: random.Random, speed: float, sim: HallSim | None = None
+    ) -> None:
         self.config = config
+        self.sim = sim
+        # windows whose clerk uses the simulated keypad rather than the virtual caller
+        self.keypads = {
+            d.window: d.id
+            for d in config.devices
+            if d.kind == "caller" and sim is not None and d.id in sim.device_ids
+        }
+        self.pads = {
+            d.window: d.id
+            for d in config.devices
+            if d.kind == "eval_pad" and sim is not None and d.id in sim.device_ids
+        }
         self.rpc = rpc
         self.rng = rng
         self.speed = speed
@@ -134,6 +191,9 @@ class HallActors:
         if self.rng.random() < 0.6:
             self._citizen()
         window = self.rng.choice(self.windows)
+        if window.id in self.keypads and self.sim is not None:
+            self._keypad(window.id)
+            return
         reply = self.rpc.request(f"window/{window.id}/call_next", {})
         if not reply["ok"]:
             return
@@ -154,6 +214,17 @@ class HallActors:
         self.rpc.request(f"{path}/finish", {})
         if self.rng.random() < 0.7:
             self.rpc.request(f"{path}/evaluate", {"score": self.rng.choice([5, 5, 5, 4, 4, 3])})
+
+    def _keypad(self, window: str) -> None:
+        """The clerk works the hardware caller: call, start, finish; the citizen rates on the pad."""
+        assert self.sim is not None
+        keypad = self.sim.device(self.keypads[window])
+        for key in (Key.CALL_NEXT, Key.START, Key.FINISH):
+            keypad.press(key)
+            time.sleep(0.8 / self.speed)  # long enough to see the panel change
+        pad = self.pads.get(window)
+        if pad is not None and self.rng.random() < 0.8:
+            self.sim.device(pad).press(Key.SCORE, self.rng.choice([5, 5, 4, 3]))
 
     def _citizen(self) -> None:
         kiosk = self.rng.choice(self.kiosks)
