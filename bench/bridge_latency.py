@@ -26,6 +26,8 @@ side of that. Stops by itself; the broker, server and lines are stopped in any c
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
 import logging
 import re
 import shutil
@@ -47,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from firmware_bridge.bridge import Bridge  # noqa: E402
 from firmware_bridge.codecs import ycbus  # noqa: E402
 from firmware_bridge.codecs.ycbus import FrameType, Key  # noqa: E402
+from firmware_bridge.serial_bus import SerialBus  # noqa: E402
 from hw_sim.serial_devices import SimBus, SimCaller, SimDevice, SimLedPanel  # noqa: E402
 from yichuang.broker_process import BrokerProcess, free_port, start_mosquitto  # noqa: E402
 from yichuang.config import parse_config  # noqa: E402
@@ -68,6 +71,7 @@ WINDOWS = LINES * PER_LINE
 SERVICES_PER_WINDOW = 3
 IDLE_TEXT = "欢迎办理"  # key_commands.panel_text for an open window with nobody called
 SERIAL_READ_TIMEOUT_S = 0.002  # what firmware_bridge.serial_bus opens its ports with
+IDLE_S: float = inspect.signature(SerialBus.__init__).parameters["idle_s"].default  # pause after each turn
 
 
 def window_id(index: int) -> str:
@@ -445,26 +449,106 @@ def print_wire_estimate(
     )
 
 
-def bridge_counters(bridge: Bridge) -> str:
+def bridge_counters(bridge: Bridge) -> dict[str, int]:
     buses = bridge.buses
     stats = bridge.presses.stats()
-    return (
-        f"frames_ok={sum(b.stats.frames_ok for b in buses)} "
-        f"retransmits={sum(b.stats.retransmits for b in buses)} "
-        f"timeouts={sum(b.stats.timeouts for b in buses)} "
-        f"crc_errors={sum(b.crc_errors for b in buses)} "
-        f"presses={sum(b.stats.presses for b in buses)} "
-        f"duplicates={sum(b.stats.duplicates for b in buses)} "
-        f"port_errors={sum(b.stats.port_errors for b in buses)} "
-        f"press_queue(sent={stats.sent} rejected={stats.rejected} retried={stats.retried} "
-        f"dropped={stats.dropped} queued={stats.queued})"
-    )
+    return {
+        "frames_ok": sum(b.stats.frames_ok for b in buses),
+        "retransmits": sum(b.stats.retransmits for b in buses),
+        "timeouts": sum(b.stats.timeouts for b in buses),
+        "crc_errors": sum(b.crc_errors for b in buses),
+        "presses": sum(b.stats.presses for b in buses),
+        "duplicates": sum(b.stats.duplicates for b in buses),
+        "port_errors": sum(b.stats.port_errors for b in buses),
+        "sent": stats.sent,
+        "rejected": stats.rejected,
+        "retried": stats.retried,
+        "dropped": stats.dropped,
+        "queued": stats.queued,
+    }
+
+
+def format_counters(counters: dict[str, int]) -> str:
+    return " ".join(f"{name}={value}" for name, value in counters.items())
+
+
+# ----------------------------------------------------------------- the bridge, here or in a child
+
+
+class InProcessBridge:
+    def __init__(self, config_path: Path, state_dir: Path, reply_timeout_s: float) -> None:
+        config = parse_config(config_path.read_text(encoding="utf-8"), str(config_path))
+        self.bridge = Bridge(config, BRIDGE_ID, state_dir, reply_timeout_s=reply_timeout_s)
+        self.bridge.start()
+
+    def counters(self) -> dict[str, int]:
+        return bridge_counters(self.bridge)
+
+    def stop(self) -> None:
+        self.bridge.stop()
+
+
+class ChildBridge:
+    """The bridge in its own interpreter (`--bridge-process`): it no longer shares the GIL with
+    the ten simulated lines, as a real `yichuang bridge` would not. Talks over stdin/stdout."""
+
+    def __init__(self, config_path: Path, state_dir: Path, reply_timeout_s: float, log: Path) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--child-bridge",
+                str(config_path),
+                str(state_dir),
+                str(reply_timeout_s),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log.open("wb"),
+            text=True,
+            cwd=ROOT,
+        )
+        if self._line() != "ready":
+            raise SystemExit(f"the bridge process did not start (see {log})")
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def counters(self) -> dict[str, int]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("counters\n")
+        self.proc.stdin.flush()
+        counters: dict[str, int] = json.loads(self._line())
+        return counters
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # EOF: the child stops its bridge and exits
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def child_bridge(config_path: str, state_dir: str, reply_timeout_s: str) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    bridge = InProcessBridge(Path(config_path), Path(state_dir), float(reply_timeout_s))
+    try:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "counters":
+                print(json.dumps(bridge.counters()), flush=True)
+    finally:
+        bridge.stop()
+    return 0
 
 
 # ----------------------------------------------------------------- main
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -476,16 +560,29 @@ def main() -> int:
     )
     parser.add_argument("--press-timeout", type=float, default=5.0, help="give up on one press after this")
     parser.add_argument(
+        "--bridge-process",
+        action="store_true",
+        help="run the bridge in a child interpreter instead of next to the simulated lines",
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
         default=None,
-        help="sys.setswitchinterval for this process (bridge + simulated lines); default: Python's",
+        help="sys.setswitchinterval of the process running the simulated lines; default: Python's",
     )
+    parser.add_argument("--child-bridge", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not 1 <= args.inflight <= WINDOWS:
         parser.error(f"--inflight must be 1..{WINDOWS}")
     if args.tickets < args.presses:
         parser.error("--tickets must be at least --presses (a press on an empty queue shows nothing new)")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    if args.child_bridge:
+        return child_bridge(*args.child_bridge)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -494,40 +591,36 @@ def main() -> int:
     broker: BrokerProcess | None = None
     server: subprocess.Popen[bytes] | None = None
     wiring: Wiring | None = None
-    bridge: Bridge | None = None
+    bridge: InProcessBridge | ChildBridge | None = None
     client: MqttClient | None = None
     try:
         broker = start_mosquitto(work)
         wiring = Wiring.start()
-        text = hall_toml(
-            broker.url,
-            f"sqlite:///{work / 'hall.db'}",
-            free_port(),
-            [b.url for b in wiring.caller_buses],
-            [b.url for b in wiring.panel_buses],
-        )
         config_path = work / "hall.toml"
-        config_path.write_text(text, encoding="utf-8")
-        config = parse_config(text, str(config_path))
+        config_path.write_text(
+            hall_toml(
+                broker.url,
+                f"sqlite:///{work / 'hall.db'}",
+                free_port(),
+                [b.url for b in wiring.caller_buses],
+                [b.url for b in wiring.panel_buses],
+            ),
+            encoding="utf-8",
+        )
+        parse_config(config_path.read_text(encoding="utf-8"), str(config_path))  # fail early, here
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "yichuang.cli",
-                "--log-level",
-                "warning",
-                "server",
-                "-c",
-                str(config_path),
-            ],
+            [sys.executable, "-m", "yichuang.cli", "--log-level", "warning"]
+            + ["server", "-c", str(config_path)],
             stdout=(work / "server.log").open("wb"),
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
         wait_server_online(broker.port)
+        if args.bridge_process:
+            bridge = ChildBridge(config_path, work / "bridge", args.reply_timeout, work / "bridge.log")
+        else:
+            bridge = InProcessBridge(config_path, work / "bridge", args.reply_timeout)
 
-        bridge = Bridge(config, BRIDGE_ID, work / "bridge", reply_timeout_s=args.reply_timeout)
-        bridge.start()
         client = MqttClient(
             host="127.0.0.1", port=broker.port, client_id="bench-clerks", hall=HALL, device=None
         )
@@ -535,78 +628,27 @@ def main() -> int:
         states = StateTimes()
         states.watch(client)
         client.start()
-
         settle(
             [rpc.send(f"window/{window_id(n)}/open", {"clerk": f"S{n + 1:04d}"}) for n in range(WINDOWS)],
             "opening the windows",
         )
-        settle(
-            [
-                rpc.send(
-                    "ticket/issue",
-                    {"service": SERVICES[i % len(SERVICES)][0], "kiosk": f"kiosk-{i % 8 + 1:02d}"},
-                )
-                for i in range(args.tickets)
-            ],
-            "issuing tickets",
-        )
-        assert wiring is not None
+        kiosk_args = [
+            {"service": SERVICES[i % len(SERVICES)][0], "kiosk": f"kiosk-{i % 8 + 1:02d}"}
+            for i in range(args.tickets)
+        ]
+        settle([rpc.send("ticket/issue", a) for a in kiosk_args], "issuing tickets")
         panels = wiring.panels
         wait_until(lambda: all(p.lines[1] == IDLE_TEXT for p in panels), 30, "every panel to show 欢迎办理")
         wait_quiet(wiring)
 
-        callers_before = heard(wiring.callers)
-        panels_before = heard(wiring.panels)
-        counters_before = bridge_counters(bridge)
+        callers_before, panels_before = heard(wiring.callers), heard(wiring.panels)
+        counters_before = bridge.counters()
         results, elapsed = run_presses(wiring, states, args.presses, args.inflight, args.press_timeout)
         caller_traffic = line_traffic(wiring.callers, callers_before)
         panel_traffic = line_traffic(wiring.panels, panels_before)
-
-        lat = results.latency
-        p50, p99 = pct(lat, 50), pct(lat, 99)
-        repeats = len(results.shown) - len(set(results.shown))
-        print(
-            f"bridge_latency: {WINDOWS} windows, {LINES} caller lines + {LINES} panel lines of {PER_LINE} "
-            f"(socket://), {args.presses} CALL_NEXT presses, <= {args.inflight} windows in flight, "
-            f"bridge reply timeout {args.reply_timeout * 1000:.0f} ms, switch interval "
-            f"{sys.getswitchinterval() * 1000:.1f} ms, {len(lat)} shown"
-        )
-        print(
-            f"  press -> panel shows new ticket   p50 {p50:6.1f} ms   p99 {pct(lat, 99):6.1f} ms"
-            f"   max {max(lat, default=float('nan')) * 1000:6.1f} ms   (mean {sum(lat) / max(1, len(lat)) * 1000:.1f} ms)"
-        )
-        for i, label in enumerate(
-            (
-                "press -> EVENT polled, queued, ACKed",
-                "-> window state on MQTT",
-                "-> panel shows it",
-            )
-        ):
-            part = [split[i] for split in results.split]
-            print(f"    {label:<31}p50 {pct(part, 50):6.1f} ms   p99 {pct(part, 99):6.1f} ms")
-        print(f"  throughput                         {len(lat) / elapsed:6.1f} presses/s ({elapsed:.1f} s)")
-        print(
-            f"  not shown within {args.press_timeout:g} s: {len(results.missed)}"
-            f"{' ' + str(sorted(set(results.missed))[:10]) if results.missed else ''}; "
-            f"refused by a full caller queue: {results.lost}; ticket shown twice: {repeats}"
-        )
-        print(f"  target p99 <= 50 ms (on the simulator, no wire time): {'met' if p99 <= 50 else 'NOT met'}")
-        print(f"  bridge counters before: {counters_before}")
-        print(f"  bridge counters after:  {bridge_counters(bridge)}")
-        print(
-            f"  sim lines: crc errors seen by devices {sum(b.crc_errors for b in (*wiring.caller_buses, *wiring.panel_buses))}"
-        )
-        print_wire_estimate(
-            caller_traffic,
-            panel_traffic,
-            len(lat) or 1,
-            elapsed,
-            bridge.buses[0].idle_s,
-            SERIAL_READ_TIMEOUT_S,
-            p50,
-            p99,
-        )
-        return 0 if lat else 1
+        counters = bridge.counters()
+        report(args, wiring, results, elapsed, counters_before, counters, caller_traffic, panel_traffic)
+        return 0 if results.latency else 1
     finally:
         if client is not None:
             client.stop()
@@ -624,6 +666,56 @@ def main() -> int:
         if broker is not None:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def report(
+    args: argparse.Namespace,
+    wiring: Wiring,
+    results: Results,
+    elapsed: float,
+    counters_before: dict[str, int],
+    counters: dict[str, int],
+    caller_traffic: LineTraffic,
+    panel_traffic: LineTraffic,
+) -> None:
+    lat = results.latency
+    p50, p99 = pct(lat, 50), pct(lat, 99)
+    where = "its own process" if args.bridge_process else "this process, with the simulated lines"
+    print(
+        f"bridge_latency: {WINDOWS} windows, {LINES} caller + {LINES} panel lines of {PER_LINE} devices "
+        f"(socket://), {args.presses} CALL_NEXT presses, <= {args.inflight} windows in flight"
+    )
+    print(
+        f"  bridge in {where}; YC-BUS reply timeout {args.reply_timeout * 1000:.0f} ms; "
+        f"switch interval here {sys.getswitchinterval() * 1000:.1f} ms"
+    )
+    mean = sum(lat) / max(1, len(lat)) * 1000
+    print(
+        f"  press -> panel shows new ticket        p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        f"   max {max(lat, default=float('nan')) * 1000:6.1f} ms   mean {mean:.1f} ms   n={len(lat)}"
+    )
+    labels = ("press -> EVENT polled, queued, ACKed", "-> window state seen on MQTT", "-> panel shows it")
+    for i, label in enumerate(labels):
+        part = [split[i] for split in results.split]
+        print(f"    {label:<36}p50 {pct(part, 50):6.1f} ms   p99 {pct(part, 99):6.1f} ms")
+    print(
+        f"  throughput                             {len(lat) / elapsed:6.1f} presses/s over {elapsed:.1f} s"
+    )
+    missed = f" {sorted(set(results.missed))[:10]}" if results.missed else ""
+    repeats = len(results.shown) - len(set(results.shown))
+    print(
+        f"  not shown within {args.press_timeout:g} s: {len(results.missed)}{missed}; "
+        f"refused by a full caller queue: {results.lost}; a ticket shown twice: {repeats}"
+    )
+    print(f"  target p99 <= 50 ms (simulated lines, no wire time): {'met' if p99 <= 50 else 'NOT met'}")
+    delta = {name: counters[name] - counters_before.get(name, 0) for name in counters}
+    delta["queued"] = counters["queued"]
+    print(f"  bridge counters during the presses: {format_counters(delta)}")
+    sim_crc = sum(b.crc_errors for b in (*wiring.caller_buses, *wiring.panel_buses))
+    print(f"  bridge counters since start:        {format_counters(counters)}; devices' crc errors {sim_crc}")
+    print_wire_estimate(
+        caller_traffic, panel_traffic, len(lat) or 1, elapsed, IDLE_S, SERIAL_READ_TIMEOUT_S, p50, p99
+    )
 
 
 if __name__ == "__main__":

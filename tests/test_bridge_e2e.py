@@ -220,3 +220,55 @@ def test_a_wired_gpio_button_calls_next_and_the_status_led_follows(
         bridge.stop()
         caller.close()
         server.stop()
+
+
+def test_bridge_command_runs_the_example_hall_and_stops_cleanly_on_sigterm(
+    broker, mqtt_probe, tmp_path: Path
+):
+    import signal
+    import subprocess
+    import sys
+
+    from helpers.server import example_toml
+
+    from hw_sim.hall_sim import HallSim, rewrite_ports
+    from yichuang.broker_process import free_port
+    from yichuang.config import load_config
+
+    path = example_toml(tmp_path, broker.url, f"sqlite:///{tmp_path / 'hall.db'}", free_port())
+    sim = HallSim(load_config(path), transport="pty").start()
+    bridge_toml = tmp_path / "bridge.toml"
+    bridge_toml.write_text(rewrite_ports(path.read_text(encoding="utf-8"), sim.urls), encoding="utf-8")
+    status = "yc/qingpu/device/{}/status"
+    mqtt_probe.subscribe("yc/qingpu/device/+/status")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "yichuang.cli",
+            "bridge",
+            "-c",
+            str(bridge_toml),
+            "--id",
+            "bridge-01",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--gpio",
+            "mock",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        mqtt_probe.wait_for(status.format("bridge-01"), lambda m: m.payload == b"online", timeout=15)
+        mqtt_probe.wait_for(status.format("panel-w01"), lambda m: m.payload == b"online", timeout=10)
+        mqtt_probe.clear()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, proc.stdout.read().decode() if proc.stdout else ""
+        mqtt_probe.wait_for(status.format("panel-w01"), lambda m: m.payload == b"offline")
+        mqtt_probe.wait_for(status.format("bridge-01"), lambda m: m.payload == b"offline")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim.stop()
