@@ -6,8 +6,9 @@ The issue's figure: p50/p99 over 1,000 CALL_NEXT presses across 50 windows, targ
 p99 <= 50 ms at 115200 baud. Starts a private Mosquitto, `yichuang server` (a separate
 process, SQLite WAL synchronous=FULL), ten simulated RS-485 lines behind ``socket://``
 (5 caller lines and 5 LED panel lines, 10 devices each, addresses 1-10, as a hall would be
-wired) and the bridge (`firmware_bridge.bridge.Bridge`, in this process: there is no
-`yichuang bridge` command yet). Opens the 50 windows and issues tickets over MQTT, then
+wired) and the bridge (`firmware_bridge.bridge.Bridge`, in this process, or with
+`--bridge-process` in a child interpreter as `yichuang bridge` would run, but reporting its
+bus counters back). Opens the 50 windows and issues tickets over MQTT, then
 presses CALL_NEXT on the callers round-robin, one press per window at a time and at most
 `--inflight` windows at once, and times each press from `SimCaller.press()` to the moment
 the simulated panel has applied the SET_DISPLAY that shows the new ticket on its line 1
@@ -390,38 +391,34 @@ def print_wire_estimate(
     p50: float,
     p99: float,
 ) -> None:
+    """What a real 115200-baud line would add to the measured figure (an estimate, not measured)."""
     poll = frame_len(ycbus.poll(1, 0))
     idle = frame_len(ycbus.idle(1, 0))
     event = frame_len(ycbus.event(1, 0, 1, Key.CALL_NEXT))
     ack_event = frame_len(ycbus.ack_event(1, 0, 1))
     ack = frame_len(ycbus.ack(1, 0))
-    longest = window_label(WINDOWS - 1)
-    panel_set = frame_len(ycbus.set_display(1, 0, 1, f"A999 请到{longest}"))
-    poll_x, event_x = poll + idle, poll + event
-    panel_x = panel_set + ack
-    print(f"  wire time at {ycbus.BAUDRATE} baud 8N1 (10 bits/byte = {wire_ms(1) * 1000:.1f} us/byte):")
-    print(f"    POLL + IDLE          {poll_x:3d} B  {wire_ms(poll_x):5.2f} ms")
-    print(f"    POLL + EVENT         {event_x:3d} B  {wire_ms(event_x):5.2f} ms   (the press is read)")
-    print(
-        f"    ACK_EVENT + ACK      {ack_event + ack:3d} B  {wire_ms(ack_event + ack):5.2f} ms   (after the press is queued)"
+    panel_set = frame_len(ycbus.set_display(1, 0, 1, f"A999 请到{window_label(WINDOWS - 1)}"))
+    poll_x, event_x, panel_x = poll + idle, poll + event, panel_set + ack
+    print(f"  wire time at {ycbus.BAUDRATE} baud 8N1 (10 bits a byte, {wire_ms(1) * 1000:.1f} us):")
+    rows = (
+        ("POLL + IDLE", poll_x, ""),
+        ("POLL + EVENT", event_x, "the press is read"),
+        ("ACK_EVENT + ACK", ack_event + ack, "after the press is queued: off the path"),
+        ("panel SET_DISPLAY", panel_set, f"+ ACK {wire_ms(ack):.2f} ms; shown before the ACK"),
     )
-    print(
-        f"    panel SET_DISPLAY    {panel_set:3d} B  {wire_ms(panel_set):5.2f} ms   (+ ACK {wire_ms(ack):.2f} ms; the panel shows it before the ACK)"
-    )
+    for name, size, note in rows:
+        print(f"    {name:<18} {size:3d} B  {wire_ms(size):5.2f} ms   {note}")
     cycle_wire = PER_LINE * wire_ms(poll_x)
     per_exchange = max(read_timeout_s * 1000, wire_ms(poll_x)) + idle_s * 1000
     print(
-        f"  poll cycle of a {PER_LINE}-device line: wire alone {cycle_wire:.1f} ms; with the bridge's pacing "
-        f"(each read waits its {read_timeout_s * 1000:.0f} ms timeout, then {idle_s * 1000:.0f} ms idle) "
-        f"~{PER_LINE * per_exchange:.0f} ms on a real line too"
+        f"  poll cycle of a {PER_LINE}-device line: {cycle_wire:.1f} ms of wire; the bridge's pacing "
+        f"(every read waits out its {read_timeout_s * 1000:.0f} ms timeout, then {idle_s * 1000:.0f} ms idle)"
+        f" makes it ~{PER_LINE * per_exchange:.0f} ms on a real line too"
     )
-    sim_cycle = (
-        elapsed / (caller_traffic.polls / (LINES * PER_LINE)) * 1000 if caller_traffic.polls else float("nan")
-    )
-    print(
-        f"    measured on the simulated caller lines: {sim_cycle:.1f} ms per cycle (polls between display updates)"
-    )
-    # Per press, the caller lines also carry every caller's "等候 N 人" refresh, sent before any poll.
+    polls_each = caller_traffic.polls / (LINES * PER_LINE)
+    sim_cycle = elapsed / polls_each * 1000 if polls_each else float("nan")
+    print(f"    measured on the simulated caller lines: {sim_cycle:.1f} ms between two polls of a caller")
+    # Per press, the caller lines also carry the callers' "等候 N 人" refreshes, sent before any poll.
     c_ms = wire_ms(caller_traffic.display_bytes + caller_traffic.other_bytes) / presses
     p_ms = wire_ms(panel_traffic.display_bytes + panel_traffic.other_bytes) / presses
     rate = presses / elapsed
@@ -430,23 +427,20 @@ def print_wire_estimate(
         f"({c_ms:.1f} ms of wire), panel lines {panel_traffic.displays / presses:.1f} ({p_ms:.1f} ms)"
     )
     print(
-        f"    at this bench's {rate:.0f} presses/s each caller line would be busy "
-        f"{rate * c_ms / LINES / 10:.0f}% of the time with display updates alone"
-        f" (a real hall: ~1 press/s, {c_ms / LINES / 10:.1f}%)"
+        f"    at {rate:.0f} presses/s a real caller line would spend {rate * c_ms / LINES / 10:.0f}% of its "
+        f"time on those alone (at 1 press/s in the hall: {c_ms / LINES / 10:.1f}%)"
     )
-    # Critical path on a real line, beyond what the simulator already spends:
-    #  - the POLL+EVENT exchange: hidden under the bridge's read timeout when it is shorter
-    #  - the panel SET_DISPLAY frame itself, plus one exchange already under way on the panel line
-    #  - the poll cycle growing only if an exchange outlasts the read timeout (not at 115200)
+    # On the critical path, beyond what the simulator already spends: the panel's frame, one
+    # exchange already under way on the panel line, and the POLL+EVENT exchange or the poll
+    # cycle only where their wire time outlasts the read timeout the bridge waits anyway.
     extra_poll = max(0.0, wire_ms(event_x) - read_timeout_s * 1000)
     extra_cycle = PER_LINE * max(0.0, wire_ms(poll_x) - read_timeout_s * 1000)
-    extra_panel = wire_ms(panel_set) + wire_ms(panel_x)
-    bound = extra_poll + extra_cycle + extra_panel
+    bound = extra_poll + extra_cycle + wire_ms(panel_set) + wire_ms(panel_x)
     print(
-        f"  estimate for real RS-485: + up to {bound:.1f} ms per press "
-        f"(panel frame {wire_ms(panel_set):.1f} + one exchange in progress {wire_ms(panel_x):.1f}"
-        f" + poll/cycle growth {extra_poll + extra_cycle:.1f}) -> p50 ~{p50 + bound:.0f} ms, p99 ~{p99 + bound:.0f} ms"
+        f"  estimate for real RS-485: + up to {bound:.1f} ms a press (panel frame {wire_ms(panel_set):.1f}"
+        f" + an exchange under way {wire_ms(panel_x):.1f} + poll {extra_poll + extra_cycle:.1f})"
     )
+    print(f"    -> p50 ~{p50 + bound:.0f} ms, p99 ~{p99 + bound:.0f} ms (estimate, not measured)")
 
 
 def bridge_counters(bridge: Bridge) -> dict[str, int]:
@@ -609,8 +603,13 @@ def main() -> int:
         )
         parse_config(config_path.read_text(encoding="utf-8"), str(config_path))  # fail early, here
         server = subprocess.Popen(
-            [sys.executable, "-m", "yichuang.cli", "--log-level", "warning"]
-            + ["server", "-c", str(config_path)],
+            [
+                sys.executable,
+                "-m",
+                "yichuang.cli",
+                *("--log-level", "warning", "server", "-c"),
+                str(config_path),
+            ],
             stdout=(work / "server.log").open("wb"),
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -697,7 +696,7 @@ def report(
     labels = ("press -> EVENT polled, queued, ACKed", "-> window state seen on MQTT", "-> panel shows it")
     for i, label in enumerate(labels):
         part = [split[i] for split in results.split]
-        print(f"    {label:<36}p50 {pct(part, 50):6.1f} ms   p99 {pct(part, 99):6.1f} ms")
+        print(f"    {label:<38}p50 {pct(part, 50):6.1f} ms   p99 {pct(part, 99):6.1f} ms")
     print(
         f"  throughput                             {len(lat) / elapsed:6.1f} presses/s over {elapsed:.1f} s"
     )

@@ -34,6 +34,7 @@ SERIAL_KINDS = ("caller", "eval_pad", "led_panel")
 GPIO_KINDS = ("gpio_button", "gpio_led", "buzzer")
 MODELS = {"caller": "YC-K3 caller", "eval_pad": "YC-E5 eval pad", "led_panel": "YC-P1 LED panel"}
 TELEMETRY_S = 10.0
+WAITING_REFRESH_S = 1.0
 
 
 class Bridge:
@@ -91,6 +92,7 @@ class Bridge:
         ]
         self.bus_of = {device_id: bus for bus in self.buses for device_id in bus.by_id}
         self._stop = threading.Event()
+        self._waiting_changed = threading.Event()
         self._telemetry: threading.Thread | None = None
         self.client.subscribe(f"{self.root}state/window/+", self._on_window_state)
         self.client.subscribe(f"{self.root}state/queue/+", self._on_queue_state)
@@ -109,6 +111,7 @@ class Bridge:
             bus.start()
         self._telemetry = threading.Thread(target=self._telemetry_loop, name="telemetry", daemon=True)
         self._telemetry.start()
+        threading.Thread(target=self._refresher, name="waiting-counts", daemon=True).start()
         log.info(
             "event=bridge_started bridge=%s devices=%d lines=%d", self.id, len(self.devices), len(self.buses)
         )
@@ -241,9 +244,9 @@ class Bridge:
         if state is None or "service" not in state:
             return
         self.waiting[state["service"]] = int(state.get("waiting") or 0)
-        for device in self.devices:
-            if device.kind == "caller":
-                self._refresh_device(device)
+        # waiting counts change with every ticket anywhere in the hall: the callers' count line
+        # is refreshed once a second (_refresher), not once per ticket on a shared line
+        self._waiting_changed.set()
 
     def _on_event(self, message: Message) -> None:
         event = _json(message)
@@ -290,6 +293,14 @@ class Bridge:
         bus = self.bus_of.get(device.id)
         if bus is not None:
             bus.set_lamps(device.id, self.lamps[device.id].is_lit(time.time()))
+
+    def _refresher(self) -> None:
+        while not self._stop.wait(WAITING_REFRESH_S):
+            if self._waiting_changed.is_set():
+                self._waiting_changed.clear()
+                for device in self.devices:
+                    if device.kind == "caller":
+                        self._refresh_device(device)
 
     # ----------------------------------------------------------------- telemetry
 

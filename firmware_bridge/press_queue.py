@@ -27,12 +27,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from yichuang.rpc import CommandClient, CommandTimeout
+from yichuang.rpc import CommandClient
 
 __all__ = [
     "RETRYABLE_ERRORS",
@@ -291,6 +292,8 @@ class PressQueue:
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
+        # seq -> (lane: the window or device, sent at, reply future) of presses awaiting an answer
+        self._inflight: dict[int, tuple[str, float, Future[dict[str, Any]]]] = {}
         self._sent = self._rejected = self._retried = self._dropped = 0
         # How often the sender re-checks the connection and the head's age while it waits.
         self._poll_s = 0.05
@@ -366,41 +369,62 @@ class PressQueue:
                 self._stop.wait(self.retry_delay_s)
 
     def _step(self) -> None:
-        head = self.store.head()
-        if head is not None and self._too_old(head):
-            self._drop(head)
-            return
+        """One pass: drop what is too old, send what may go, collect the answers that came.
+
+        Presses of different windows are in flight together (one clerk's press must not wait
+        for another window's reply); presses of one window go one at a time, in order, so
+        call_next, start and finish reach the server as they were pressed.
+        """
         if self.client.connected:
             self._publish_alarms()
-        if head is None:
+        self._collect()
+        pending = self.store.pending()
+        if not pending and not self._inflight:
             self._wake.wait(self._poll_s * 4)
             self._wake.clear()
             return
-        if not self.client.connected:
-            # Sending now would only pile copies up in paho's queue; wait for the broker.
+        busy: set[str] = {lane for lane, _, _ in self._inflight.values()}
+        for press in pending:
+            lane = press.press.window or press.press.device
+            if press.seq in self._inflight:
+                continue
+            if lane in busy:
+                busy.add(lane)
+                continue
+            busy.add(lane)
+            if self._too_old(press):
+                self._drop(press)
+                continue
+            if self.client.connected:
+                self.store.mark_attempt(press.seq)
+                future = self.rpc.send(press.press.path, dict(press.press.args), press.request_id)
+                self._inflight[press.seq] = (lane, time.monotonic(), future)
+        if self._inflight:
+            self._stop.wait(0.002)
+        elif not self.client.connected:
+            # sending now would only pile copies up in paho's queue; wait for the broker
             self._stop.wait(self._poll_s)
-            return
-        self._send(head)
+
+    def _collect(self) -> None:
+        """Handle the answers that arrived; an attempt unanswered in time is sent again later."""
+        now = time.monotonic()
+        for seq, (_lane, sent_at, future) in list(self._inflight.items()):
+            if future.done():
+                del self._inflight[seq]
+                pending = next((p for p in self.store.pending() if p.seq == seq), None)
+                if pending is not None:
+                    self._answered(pending, future.result())
+            elif now - sent_at > self.reply_timeout_s:
+                del self._inflight[seq]
+                self._retried += 1
+                log.info("event=press_retry seq=%d reason=no_reply", seq)
 
     def _too_old(self, pending: PendingPress) -> bool:
         assert pending.press.pressed_at is not None
         return self.clock() - pending.press.pressed_at > self.max_age_s
 
-    def _send(self, pending: PendingPress) -> None:
+    def _answered(self, pending: PendingPress, reply: dict[str, Any]) -> None:
         press = pending.press
-        self.store.mark_attempt(pending.seq)
-        try:
-            reply = self.rpc.request(
-                press.path, dict(press.args), timeout=self.reply_timeout_s, request_id=pending.request_id
-            )
-        except CommandTimeout:
-            self._retried += 1
-            log.info(
-                "event=press_retry request_id=%s attempt=%d reason=no_reply",
-                pending.request_id,
-                pending.attempts + 1,
-            )
-            return
         error = reply.get("error")
         code = str(error.get("code", "")) if isinstance(error, dict) else ""
         if reply.get("ok") is not True and code in RETRYABLE_ERRORS:
@@ -408,23 +432,28 @@ class PressQueue:
             log.warning(
                 "event=press_retry request_id=%s attempt=%d reason=%s",
                 pending.request_id,
-                pending.attempts + 1,
+                pending.attempts,
                 code,
             )
             self._stop.wait(self.retry_delay_s)
             return
-        self.store.remove(pending.seq)
-        if reply.get("ok") is True:
-            self._sent += 1
-            log.info("event=press_delivered request_id=%s command=%s", pending.request_id, press.path)
-        else:
-            # Final: the server refused (queue_empty, no_ticket, window_paused …); sending
-            # again would get the same answer. The device learns it through on_result.
-            self._rejected += 1
-            log.warning(
-                "event=press_refused request_id=%s command=%s code=%s", pending.request_id, press.path, code
-            )
-        self._notify(pending, reply)
+        # under the idle lock: wait_idle must not see the press gone before its answer is told
+        with self._idle:
+            self.store.remove(pending.seq)
+            if reply.get("ok") is True:
+                self._sent += 1
+                log.info("event=press_delivered request_id=%s command=%s", pending.request_id, press.path)
+            else:
+                # Final: the server refused (queue_empty, no_ticket, window_paused …); sending
+                # again would get the same answer. The device learns it through on_result.
+                self._rejected += 1
+                log.warning(
+                    "event=press_refused request_id=%s command=%s code=%s",
+                    pending.request_id,
+                    press.path,
+                    code,
+                )
+            self._notify(pending, reply)
 
     def _drop(self, pending: PendingPress) -> None:
         press = pending.press

@@ -62,7 +62,7 @@ class SerialBus:
         reply_timeout_s: float = ycbus.REPLY_TIMEOUT_S,
         retransmits: int = ycbus.MAX_RETRANSMITS,
         offline_after: int = 3,
-        idle_s: float = 0.002,
+        min_cycle_s: float = 0.01,
     ) -> None:
         self.url = url
         self.devices = {
@@ -74,7 +74,7 @@ class SerialBus:
         self.reply_timeout_s = reply_timeout_s
         self.retransmits = retransmits
         self.offline_after = offline_after
-        self.idle_s = idle_s
+        self.min_cycle_s = min_cycle_s
         self.stats = BusStats()
         self.parser = FrameParser()
         self.dedup = ycbus.EventDeduplicator()
@@ -83,6 +83,7 @@ class SerialBus:
         self._stop = threading.Event()
         self._port: Any = None
         self._seq = 0
+        self._owed_turn = 0
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- outputs (any thread)
@@ -119,17 +120,26 @@ class SerialBus:
     def _run(self) -> None:
         order = sorted(self.devices)
         turn = 0
+        cycle_started = time.monotonic()
         while not self._stop.is_set():
             if self._port is None and not self._open():
                 self._stop.wait(REOPEN_S)
                 continue
             try:
-                if not self._send_owed() and order:
+                # one owed display change, then one poll: key presses never wait behind a
+                # burst of display updates, and displays never wait a whole cycle
+                self._send_owed()
+                if order:
                     self._poll(self.devices[order[turn % len(order)]])
                     turn += 1
-                if self.idle_s:
-                    self._wake.wait(self.idle_s)
-                    self._wake.clear()
+                if not order or turn % len(order) == 0:
+                    # a real line needs ~1.2 ms a poll; over a simulator there is no wire time,
+                    # so a short floor per cycle keeps the polling from eating a core
+                    rest = self.min_cycle_s - (time.monotonic() - cycle_started)
+                    if rest > 0:
+                        self._wake.wait(rest)
+                        self._wake.clear()
+                    cycle_started = time.monotonic()
             except (serial.SerialException, OSError) as exc:
                 self.stats.port_errors += 1
                 log.warning("event=port_lost url=%s error=%s", self.url, exc)
@@ -157,8 +167,10 @@ class SerialBus:
     # ----------------------------------------------------------------- exchanges
 
     def _send_owed(self) -> bool:
-        """Send one display/lamp change a device still lacks; True if one was sent."""
-        for device in self.devices.values():
+        """Send one display/lamp change a device still lacks (round robin); True if one was sent."""
+        devices = list(self.devices.values())
+        self._owed_turn = (self._owed_turn + 1) % max(len(devices), 1)
+        for device in devices[self._owed_turn :] + devices[: self._owed_turn]:
             if device.online is False:
                 continue
             with self._lock:
@@ -223,7 +235,9 @@ class SerialBus:
     def _await(self, request: Frame) -> Frame | None:
         deadline = time.monotonic() + self.reply_timeout_s
         while time.monotonic() < deadline:
-            chunk = self._port.read(256)
+            # what has arrived, or wait (up to the port timeout) for the first byte: a read of a
+            # fixed size would sit out the whole timeout although the reply is already there
+            chunk = self._port.read(self._port.in_waiting or 1)
             frames = self.parser.feed(chunk) if chunk else (self.parser.idle() if self.parser.pending else [])
             for frame in frames:
                 if ycbus.is_reply_to(frame, request):
