@@ -72,7 +72,7 @@ WINDOWS = LINES * PER_LINE
 SERVICES_PER_WINDOW = 3
 IDLE_TEXT = "欢迎办理"  # key_commands.panel_text for an open window with nobody called
 SERIAL_READ_TIMEOUT_S = 0.002  # what firmware_bridge.serial_bus opens its ports with
-IDLE_S: float = inspect.signature(SerialBus.__init__).parameters["idle_s"].default  # pause after each turn
+MIN_CYCLE_S: float = inspect.signature(SerialBus.__init__).parameters["min_cycle_s"].default  # cycle floor
 
 
 def window_id(index: int) -> str:
@@ -409,11 +409,10 @@ def print_wire_estimate(
     for name, size, note in rows:
         print(f"    {name:<18} {size:3d} B  {wire_ms(size):5.2f} ms   {note}")
     cycle_wire = PER_LINE * wire_ms(poll_x)
-    per_exchange = max(read_timeout_s * 1000, wire_ms(poll_x)) + idle_s * 1000
     print(
-        f"  poll cycle of a {PER_LINE}-device line: {cycle_wire:.1f} ms of wire; the bridge's pacing "
-        f"(every read waits out its {read_timeout_s * 1000:.0f} ms timeout, then {idle_s * 1000:.0f} ms idle)"
-        f" makes it ~{PER_LINE * per_exchange:.0f} ms on a real line too"
+        f"  poll cycle of a {PER_LINE}-device line: {cycle_wire:.1f} ms of wire; the bridge reads each reply"
+        f" as it arrives and paces a cycle to at least {idle_s * 1000:.0f} ms, so ~{max(cycle_wire, idle_s * 1000):.0f}"
+        " ms on a real line"
     )
     polls_each = caller_traffic.polls / (LINES * PER_LINE)
     sim_cycle = elapsed / polls_each * 1000 if polls_each else float("nan")
@@ -713,7 +712,7 @@ def report(
     sim_crc = sum(b.crc_errors for b in (*wiring.caller_buses, *wiring.panel_buses))
     print(f"  bridge counters since start:        {format_counters(counters)}; devices' crc errors {sim_crc}")
     print_wire_estimate(
-        caller_traffic, panel_traffic, len(lat) or 1, elapsed, IDLE_S, SERIAL_READ_TIMEOUT_S, p50, p99
+        caller_traffic, panel_traffic, len(lat) or 1, elapsed, MIN_CYCLE_S, SERIAL_READ_TIMEOUT_S, p50, p99
     )
 
 

@@ -47,6 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+ALARM_CHECK_S = 1.0  # how often stored alarms are looked for while connected
 RETRYABLE_ERRORS = frozenset({"storage_error", "timeout"})
 """Error codes after which the server changed nothing and asks for a retry (docs/mqtt.md)."""
 
@@ -294,6 +295,7 @@ class PressQueue:
         self._thread: threading.Thread | None = None
         # seq -> (lane: the window or device, sent at, reply future) of presses awaiting an answer
         self._inflight: dict[int, tuple[str, float, Future[dict[str, Any]]]] = {}
+        self._alarms_checked = 0.0
         self._sent = self._rejected = self._retried = self._dropped = 0
         # How often the sender re-checks the connection and the head's age while it waits.
         self._poll_s = 0.05
@@ -375,7 +377,8 @@ class PressQueue:
         for another window's reply); presses of one window go one at a time, in order, so
         call_next, start and finish reach the server as they were pressed.
         """
-        if self.client.connected:
+        if self.client.connected and time.monotonic() >= self._alarms_checked + ALARM_CHECK_S:
+            self._alarms_checked = time.monotonic()
             self._publish_alarms()
         self._collect()
         pending = self.store.pending()
@@ -398,9 +401,12 @@ class PressQueue:
             if self.client.connected:
                 self.store.mark_attempt(press.seq)
                 future = self.rpc.send(press.press.path, dict(press.press.args), press.request_id)
+                future.add_done_callback(lambda _f: self._wake.set())  # an answer: collect it at once
                 self._inflight[press.seq] = (lane, time.monotonic(), future)
         if self._inflight:
-            self._stop.wait(0.002)
+            first_deadline = min(sent for _, sent, _ in self._inflight.values()) + self.reply_timeout_s
+            self._wake.wait(max(0.0, min(first_deadline - time.monotonic(), self._poll_s)))
+            self._wake.clear()
         elif not self.client.connected:
             # sending now would only pile copies up in paho's queue; wait for the broker
             self._stop.wait(self._poll_s)
@@ -408,10 +414,13 @@ class PressQueue:
     def _collect(self) -> None:
         """Handle the answers that arrived; an attempt unanswered in time is sent again later."""
         now = time.monotonic()
+        stored: dict[int, PendingPress] | None = None
         for seq, (_lane, sent_at, future) in list(self._inflight.items()):
             if future.done():
                 del self._inflight[seq]
-                pending = next((p for p in self.store.pending() if p.seq == seq), None)
+                if stored is None:
+                    stored = {p.seq: p for p in self.store.pending()}
+                pending = stored.get(seq)
                 if pending is not None:
                     self._answered(pending, future.result())
             elif now - sent_at > self.reply_timeout_s:
@@ -479,6 +488,7 @@ class PressQueue:
         if press.window is not None:
             alarm["window"] = press.window
         self.store.drop(pending.seq, alarm)
+        self._alarms_checked = 0.0  # publish it at once
         self._dropped += 1
         log.warning(
             "event=press_dropped request_id=%s device=%s command=%s age_s=%.1f attempts=%d",

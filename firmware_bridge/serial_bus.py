@@ -26,6 +26,8 @@ from yichuang.config_model import DeviceConfig
 log = logging.getLogger(__name__)
 
 REOPEN_S = 1.0
+KEYLESS = frozenset({"led_panel"})  # nothing to fetch from these: no keys
+KEYLESS_POLL_S = 1.0
 
 
 @dataclass
@@ -36,6 +38,7 @@ class _Device:
     wanted: dict[tuple[int, int], tuple[int, bytes]] = field(default_factory=dict)  # (type, line) -> frame
     sent: dict[tuple[int, int], tuple[int, bytes]] = field(default_factory=dict)
     info: ycbus.DeviceInfo | None = None
+    polled_at: float = 0.0
 
 
 @dataclass
@@ -62,7 +65,7 @@ class SerialBus:
         reply_timeout_s: float = ycbus.REPLY_TIMEOUT_S,
         retransmits: int = ycbus.MAX_RETRANSMITS,
         offline_after: int = 3,
-        min_cycle_s: float = 0.01,
+        min_cycle_s: float = 0.02,
     ) -> None:
         self.url = url
         self.devices = {
@@ -130,8 +133,10 @@ class SerialBus:
                 # burst of display updates, and displays never wait a whole cycle
                 self._send_owed()
                 if order:
-                    self._poll(self.devices[order[turn % len(order)]])
+                    device = self.devices[order[turn % len(order)]]
                     turn += 1
+                    if device.config.kind not in KEYLESS or self._due(device):
+                        self._poll(device)
                 if not order or turn % len(order) == 0:
                     # a real line needs ~1.2 ms a poll; over a simulator there is no wire time,
                     # so a short floor per cycle keeps the polling from eating a core
@@ -191,7 +196,12 @@ class SerialBus:
             return True
         return False
 
+    def _due(self, device: _Device) -> bool:
+        """A device without keys is polled only to know it is there, once a second."""
+        return time.monotonic() - device.polled_at >= KEYLESS_POLL_S
+
     def _poll(self, device: _Device) -> None:
+        device.polled_at = time.monotonic()
         address = device.config.address or 0
         reply = self._exchange(ycbus.poll(address, self._next_seq()), device)
         if reply is None or reply.type != FrameType.EVENT:
