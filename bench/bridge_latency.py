@@ -27,7 +27,6 @@ side of that. Stops by itself; the broker, server and lines are stopped in any c
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import re
@@ -50,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from firmware_bridge.bridge import Bridge  # noqa: E402
 from firmware_bridge.codecs import ycbus  # noqa: E402
 from firmware_bridge.codecs.ycbus import FrameType, Key  # noqa: E402
-from firmware_bridge.serial_bus import SerialBus  # noqa: E402
+from firmware_bridge.serial_bus import POLL_WIRE_S  # noqa: E402
 from hw_sim.serial_devices import SimBus, SimCaller, SimDevice, SimLedPanel  # noqa: E402
 from yichuang.broker_process import BrokerProcess, free_port, start_mosquitto  # noqa: E402
 from yichuang.config import parse_config  # noqa: E402
@@ -72,7 +71,7 @@ WINDOWS = LINES * PER_LINE
 SERVICES_PER_WINDOW = 3
 IDLE_TEXT = "欢迎办理"  # key_commands.panel_text for an open window with nobody called
 SERIAL_READ_TIMEOUT_S = 0.002  # what firmware_bridge.serial_bus opens its ports with
-MIN_CYCLE_S: float = inspect.signature(SerialBus.__init__).parameters["min_cycle_s"].default  # cycle floor
+MIN_CYCLE_S: float = PER_LINE * POLL_WIRE_S  # the bus master's floor for a line of PER_LINE callers
 
 
 def window_id(index: int) -> str:
@@ -411,8 +410,8 @@ def print_wire_estimate(
     cycle_wire = PER_LINE * wire_ms(poll_x)
     print(
         f"  poll cycle of a {PER_LINE}-device line: {cycle_wire:.1f} ms of wire; the bridge reads each reply"
-        f" as it arrives and paces a cycle to at least {idle_s * 1000:.0f} ms, so ~{max(cycle_wire, idle_s * 1000):.0f}"
-        " ms on a real line"
+        f" as it arrives and paces a cycle to at least {idle_s * 1000:.0f} ms,"
+        f" so ~{max(cycle_wire, idle_s * 1000):.0f} ms on a real line"
     )
     polls_each = caller_traffic.polls / (LINES * PER_LINE)
     sim_cycle = elapsed / polls_each * 1000 if polls_each else float("nan")

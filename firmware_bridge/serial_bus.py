@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 REOPEN_S = 1.0
 KEYLESS = frozenset({"led_panel"})  # nothing to fetch from these: no keys
 KEYLESS_POLL_S = 1.0
+# a POLL and its IDLE reply: 14 bytes of 10 bits at 115200 baud
+POLL_WIRE_S = 14 * 10 / ycbus.BAUDRATE
+IDLE_WAIT_S = 0.05
 
 
 @dataclass
@@ -65,7 +68,7 @@ class SerialBus:
         reply_timeout_s: float = ycbus.REPLY_TIMEOUT_S,
         retransmits: int = ycbus.MAX_RETRANSMITS,
         offline_after: int = 3,
-        min_cycle_s: float = 0.02,
+        min_cycle_s: float | None = None,
     ) -> None:
         self.url = url
         self.devices = {
@@ -77,7 +80,10 @@ class SerialBus:
         self.reply_timeout_s = reply_timeout_s
         self.retransmits = retransmits
         self.offline_after = offline_after
-        self.min_cycle_s = min_cycle_s
+        # a cycle takes at least what its polls take on the wire at 115200 baud: a real line
+        # cannot go faster, and over a simulator (no wire time) polling faster only burns CPU
+        polled = sum(1 for d in self.devices.values() if d.config.kind not in KEYLESS)
+        self.min_cycle_s = min_cycle_s if min_cycle_s is not None else polled * POLL_WIRE_S
         self.stats = BusStats()
         self.parser = FrameParser()
         self.dedup = ycbus.EventDeduplicator()
@@ -124,6 +130,7 @@ class SerialBus:
         order = sorted(self.devices)
         turn = 0
         cycle_started = time.monotonic()
+        cycle_busy = False
         while not self._stop.is_set():
             if self._port is None and not self._open():
                 self._stop.wait(REOPEN_S)
@@ -131,20 +138,25 @@ class SerialBus:
             try:
                 # one owed display change, then one poll: key presses never wait behind a
                 # burst of display updates, and displays never wait a whole cycle
-                self._send_owed()
+                busy = self._send_owed()
                 if order:
                     device = self.devices[order[turn % len(order)]]
                     turn += 1
                     if device.config.kind not in KEYLESS or self._due(device):
                         self._poll(device)
+                        busy = True
+                cycle_busy = cycle_busy or busy
                 if not order or turn % len(order) == 0:
-                    # a real line needs ~1.2 ms a poll; over a simulator there is no wire time,
-                    # so a short floor per cycle keeps the polling from eating a core
-                    rest = self.min_cycle_s - (time.monotonic() - cycle_started)
+                    # a real line needs its wire time per cycle; over a simulator there is none, so
+                    # the floor keeps polling from eating a core; a cycle with nothing to do
+                    # (a line of panels between changes) sleeps until a change is owed
+                    floor = self.min_cycle_s if cycle_busy else IDLE_WAIT_S
+                    rest = floor - (time.monotonic() - cycle_started)
                     if rest > 0:
                         self._wake.wait(rest)
                         self._wake.clear()
                     cycle_started = time.monotonic()
+                    cycle_busy = False
             except (serial.SerialException, OSError) as exc:
                 self.stats.port_errors += 1
                 log.warning("event=port_lost url=%s error=%s", self.url, exc)
