@@ -1,14 +1,14 @@
 """Key press on a simulated YC-BUS line -> the window's LED panel showing the new ticket.
 
-    .venv/bin/python bench/bridge_latency.py [--presses 1000] [--inflight 10] [--reply-timeout 0.05]
+    .venv/bin/python bench/bridge_latency.py [--presses 1000] [--inflight 2] [--same-process]
 
 The issue's figure: p50/p99 over 1,000 CALL_NEXT presses across 50 windows, target
 p99 <= 50 ms at 115200 baud. Starts a private Mosquitto, `yichuang server` (a separate
 process, SQLite WAL synchronous=FULL), ten simulated RS-485 lines behind ``socket://``
 (5 caller lines and 5 LED panel lines, 10 devices each, addresses 1-10, as a hall would be
-wired) and the bridge (`firmware_bridge.bridge.Bridge`, in this process, or with
-`--bridge-process` in a child interpreter as `yichuang bridge` would run, but reporting its
-bus counters back). Opens the 50 windows and issues tickets over MQTT, then
+wired) and the bridge (`firmware_bridge.bridge.Bridge`) in a child interpreter as
+`yichuang bridge` runs (reporting its bus counters back), or with `--same-process` next to
+the simulated lines. Opens the 50 windows and issues tickets over MQTT, then
 presses CALL_NEXT on the callers round-robin, one press per window at a time and at most
 `--inflight` windows at once, and times each press from `SimCaller.press()` to the moment
 the simulated panel has applied the SET_DISPLAY that shows the new ticket on its line 1
@@ -19,9 +19,9 @@ press queue, MQTT to the server and its durable commit, the retained window stat
 the bridge, and the SET_DISPLAY exchange on the panel line. What it does NOT include: wire
 time. ``socket://`` delivers a frame at once, where a real 115200-baud 8N1 line needs 10 bits
 per byte; the script prints the wire time of each exchange on the critical path and adds a
-bound for it, labelled as an estimate. The simulated devices run in this process too, so
-they share its interpreter (and GIL) with the bridge; the in-process bridge is the pessimistic
-side of that. Stops by itself; the broker, server and lines are stopped in any case.
+bound for it, labelled as an estimate. The simulated devices run in this process; with
+`--same-process` they share its interpreter (and GIL) with the bridge, the pessimistic case.
+Stops by itself; the broker, server and lines are stopped in any case.
 """
 
 from __future__ import annotations
@@ -545,16 +545,22 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--presses", type=int, default=1000)
-    parser.add_argument("--inflight", type=int, default=10, help="windows with a press in flight at once")
+    parser.add_argument(
+        "--inflight",
+        type=int,
+        default=2,
+        help="windows with a press in flight at once (50 clerks make well under one press a second)",
+    )
     parser.add_argument("--tickets", type=int, default=1250, help="tickets issued before the presses")
     parser.add_argument(
         "--reply-timeout", type=float, default=0.05, help="the bridge's YC-BUS reply timeout, seconds"
     )
     parser.add_argument("--press-timeout", type=float, default=5.0, help="give up on one press after this")
     parser.add_argument(
-        "--bridge-process",
-        action="store_true",
-        help="run the bridge in a child interpreter instead of next to the simulated lines",
+        "--same-process",
+        dest="bridge_process",
+        action="store_false",
+        help="run the bridge next to the simulated lines instead of in its own process as deployed",
     )
     parser.add_argument(
         "--switch-interval",
