@@ -22,8 +22,8 @@ import orjson
 from firmware_bridge import discovery
 from firmware_bridge.codecs.ycbus import Key, KeyEvent
 from firmware_bridge.key_commands import EvalPadLamp, KeyRejected, caller_display, command_for_key, panel_text
+from firmware_bridge.line_drivers import UnsupportedProtocol, make_line
 from firmware_bridge.press_queue import Press, PressQueue
-from firmware_bridge.serial_bus import SerialBus
 from yichuang.config_model import Config, DeviceConfig
 from yichuang.mqtt_client import Message, MqttClient
 from yichuang.rpc import CommandClient
@@ -86,10 +86,14 @@ class Bridge:
         lines: dict[str, list[DeviceConfig]] = defaultdict(list)
         for device in self.devices:
             lines[device.port].append(device)
-        self.buses = [
-            SerialBus(port, devs, self._on_press, self._on_online, reply_timeout_s=reply_timeout_s)
-            for port, devs in lines.items()
-        ]
+        self.buses: list[Any] = []
+        for port, devs in lines.items():
+            try:
+                self.buses.append(
+                    make_line(port, devs, self._on_press, self._on_online, reply_timeout_s=reply_timeout_s)
+                )
+            except UnsupportedProtocol as exc:
+                log.error("event=line_not_driven port=%s error=%s", port, exc)
         self.bus_of = {device_id: bus for bus in self.buses for device_id in bus.by_id}
         self._stop = threading.Event()
         self._waiting_changed = threading.Event()
@@ -309,15 +313,14 @@ class Bridge:
             stats = self.presses.stats()
             payload = discovery.bridge_telemetry(
                 time.monotonic() - self.started,
-                frames_ok=sum(b.stats.frames_ok for b in self.buses),
-                crc_errors=sum(b.crc_errors for b in self.buses),
+                frames_ok=sum(b.counters()["frames_ok"] for b in self.buses),
+                crc_errors=sum(b.counters()["crc_errors"] for b in self.buses),
                 presses_queued=stats.queued,
                 presses_dropped=stats.dropped,
                 devices_online=sum(1 for v in self.online.values() if v),
                 extra={
-                    "timeouts": sum(b.stats.timeouts for b in self.buses),
-                    "duplicate_presses": sum(b.stats.duplicates for b in self.buses),
-                    "port_errors": sum(b.stats.port_errors for b in self.buses),
+                    name: sum(b.counters()[name] for b in self.buses)
+                    for name in ("timeouts", "retransmits", "duplicate_presses", "port_errors")
                 },
             )
             self.client.publish(f"{self.root}device/{self.id}/telemetry", payload, qos=0)

@@ -289,3 +289,14 @@ class SerialBus:
     @property
     def crc_errors(self) -> int:
         return self.parser.crc_errors
+
+    def counters(self) -> dict[str, int]:
+        """For the bridge's telemetry."""
+        return {
+            "frames_ok": self.stats.frames_ok,
+            "crc_errors": self.parser.crc_errors,
+            "timeouts": self.stats.timeouts,
+            "retransmits": self.stats.retransmits,
+            "duplicate_presses": self.stats.duplicates,
+            "port_errors": self.stats.port_errors,
+        }

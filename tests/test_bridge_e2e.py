@@ -272,3 +272,20 @@ def test_bridge_command_runs_the_example_hall_and_stops_cleanly_on_sigterm(
         if proc.poll() is None:
             proc.kill()
         sim.stop()
+
+
+def test_slow_replies_take_a_device_offline_and_its_press_arrives_once_it_answers(hall, line, mqtt_probe):
+    config, caller, bridge = hall
+    topic = f"yc/{config.hall.id}/device/caller-w01/status"
+    mqtt_probe.subscribe(topic)
+    mqtt_probe.wait_for(topic, lambda m: m.payload == b"online")
+    caller("window/w01/open")
+    caller("ticket/issue", service="A", kiosk="kiosk-01")
+    line.caller.delay_replies(1.0)  # later than the bridge waits, retransmissions included (3 x 0.2 s)
+    line.caller.press(Key.CALL_NEXT)
+    mqtt_probe.wait_for(topic, lambda m: m.payload == b"offline", timeout=10)
+    assert "A001" not in line.panel.text
+    line.caller.delay_replies(0)
+    mqtt_probe.wait_for(topic, lambda m: m.payload == b"online", timeout=10)
+    assert wait(lambda: "A001" in line.panel.text, timeout=8)
+    assert sum(b.stats.timeouts for b in bridge.buses) > 0
