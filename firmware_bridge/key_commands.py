@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, NamedTuple
 
+from firmware_bridge.codecs.ycbus import Key  # one key map, shared with the devices
 from yichuang.config_model import ServiceConfig, WindowConfig
 
 __all__ = [
@@ -29,20 +29,6 @@ __all__ = [
     "command_for_key",
     "panel_text",
 ]
-
-
-class Key(IntEnum):
-    """Key codes sent by callers and evaluation pads (docs/hardware.md)."""
-
-    CALL_NEXT = 0x01
-    RECALL = 0x02
-    START = 0x03
-    FINISH = 0x04
-    NO_SHOW = 0x05
-    PAUSE_RESUME = 0x06
-    TRANSFER = 0x07  # arg: service digit 1–9 of the window's own services list
-    PARK = 0x08
-    SCORE = 0x10  # arg: 1–5, 5 = 非常满意
 
 
 class KeyCommand(NamedTuple):
