@@ -50,6 +50,7 @@ class Bridge:
         max_age_s: float = 120.0,
         reply_timeout_s: float = 0.05,
         gpio: str = "native",
+        telemetry_s: float = TELEMETRY_S,
     ) -> None:
         self.config = config
         self.id = bridge_id
@@ -60,6 +61,7 @@ class Bridge:
             d for d in config.devices if d.kind in GPIO_KINDS and d.bridge in (None, bridge_id)
         ]
         self.gpio_kind = gpio
+        self.telemetry_s = telemetry_s
         self._gpio: list[Any] = []
         self._status_leds: list[tuple[str, Any]] = []  # (window, StatusLed)
         self._buzzers: list[tuple[str | None, Any]] = []  # (window or None for the help desk, Buzzer)
@@ -68,6 +70,8 @@ class Bridge:
         self.waiting: dict[str, int] = {}
         self.lamps = {d.id: EvalPadLamp(d.window or "") for d in self.devices if d.kind == "eval_pad"}
         self.online: dict[str, bool] = {}
+        self.shown: dict[str, tuple[str, ...]] = {}  # what each display was last told to show
+        self._gpio_of: dict[str, list[Any]] = defaultdict(list)  # device id -> its gpiozero wrappers
         self.started = time.monotonic()
         broker = config.broker
         self.client = MqttClient(
@@ -140,13 +144,13 @@ class Bridge:
             discovery.info_payload("bridge", "yichuang bridge"),
             retain=True,
         )
-        for device in self.devices:
+        for device in [*self.devices, *self.gpio_devices]:
             label = self.windows[device.window].label if device.window in self.windows else None
             topic, payload = discovery.device_discovery(self.hall, self.id, device, window_label=label)
             self.client.publish(topic, payload, retain=True)
             self.client.publish(
                 f"{self.root}device/{device.id}/info",
-                discovery.info_payload(device.kind, MODELS[device.kind], window=device.window),
+                discovery.info_payload(device.kind, MODELS.get(device.kind, "gpio"), window=device.window),
                 retain=True,
             )
             online = self.online.get(device.id, False)
@@ -173,9 +177,11 @@ class Bridge:
                         pins["button"], partial(self._help_pressed, device), pin_factory=factory
                     )
                 self._gpio.append(button)
+                self._gpio_of[device.id].append(button)
             if "led" in pins and device.window:
                 led = g.StatusLed(pins["led"], pin_factory=factory)
                 self._gpio.append(led)
+                self._gpio_of[device.id].append(led)
                 self._status_leds.append((device.window, led))
             if device.kind == "buzzer" and "buzzer" in pins:
                 buzzer = g.Buzzer(pins["buzzer"], pin_factory=factory)
@@ -290,6 +296,7 @@ class Bridge:
         else:
             self._show_lamps(device)
             return
+        self.shown[device.id] = lines
         for number, text in enumerate(lines):
             bus.set_display(device.id, number, text)
 
@@ -297,6 +304,20 @@ class Bridge:
         bus = self.bus_of.get(device.id)
         if bus is not None:
             bus.set_lamps(device.id, self.lamps[device.id].is_lit(time.time()))
+
+    def _device_fields(self, device: DeviceConfig) -> dict[str, Any]:
+        """The kind-specific part of a device's telemetry (what its discovery sensors read)."""
+        fields: dict[str, Any] = {"online": self.online.get(device.id, False)}
+        if device.kind == "led_panel":
+            fields["text"] = " ".join(line for line in self.shown.get(device.id, ()) if line)
+        elif device.kind == "eval_pad" and device.id in self.lamps:
+            fields["lamp"] = self.lamps[device.id].is_lit(time.time())
+        for part in self._gpio_of.get(device.id, ()):
+            if hasattr(part, "presses"):
+                fields["presses"] = part.presses
+            if hasattr(part, "mode"):
+                fields["mode"] = part.mode
+        return fields
 
     def _refresher(self) -> None:
         while not self._stop.wait(WAITING_REFRESH_S):
@@ -309,7 +330,7 @@ class Bridge:
     # ----------------------------------------------------------------- telemetry
 
     def _telemetry_loop(self) -> None:
-        while not self._stop.wait(TELEMETRY_S):
+        while not self._stop.wait(self.telemetry_s):
             stats = self.presses.stats()
             payload = discovery.bridge_telemetry(
                 time.monotonic() - self.started,
@@ -324,6 +345,13 @@ class Bridge:
                 },
             )
             self.client.publish(f"{self.root}device/{self.id}/telemetry", payload, qos=0)
+            uptime = time.monotonic() - self.started
+            for device in [*self.devices, *self.gpio_devices]:
+                self.client.publish(
+                    f"{self.root}device/{device.id}/telemetry",
+                    discovery.telemetry_payload(uptime, **self._device_fields(device)),
+                    qos=0,
+                )
             for device in self.devices:  # lamps expire by time, not by message
                 if device.id in self.lamps:
                     self._show_lamps(device)
