@@ -45,6 +45,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _hallgen  # noqa: E402
 
 from firmware_bridge.bridge import Bridge  # noqa: E402
 from firmware_bridge.codecs import ycbus  # noqa: E402
@@ -86,48 +89,18 @@ def hall_toml(
     broker_url: str, db_url: str, http_port: int, caller_urls: list[str], panel_urls: list[str]
 ) -> str:
     """The hall: 50 comprehensive windows, each with a caller and an LED panel on YC-BUS lines."""
-    lines = [
-        "[hall]",
-        f'id = "{HALL}"',
-        'name = "串口压测政务服务中心"',
-        'name_en = "Bus latency bench hall"',
-        'timezone = "Asia/Shanghai"',
-        'opening_hours = "always"',
-        "",
-        "[broker]",
-        f'url = "{broker_url}"',
-        "",
-        "[database]",
-        f'url = "{db_url}"',
-        "",
-        "[http]",
-        'host = "127.0.0.1"',
-        f"port = {http_port}",
-        "",
-    ]
-    for sid, prefix in SERVICES:
-        lines += [
-            "[[service]]",
-            f'id = "{sid}"',
-            f'prefix = "{prefix}"',
-            f'name = "事项{prefix}"',
-            f'name_en = "Service {prefix}"',
-            'flow = "finish_on_spot"',
-            "minutes = 10",
-            "time_limit_days = 0",
-            "",
-        ]
-    for n in range(WINDOWS):
-        served = [SERVICES[(n + k) % len(SERVICES)][0] for k in range(SERVICES_PER_WINDOW)]
-        lines += [
-            "[[window]]",
-            f'id = "{window_id(n)}"',
-            f'label = "{window_label(n)}"',
-            f'label_en = "Window {n + 1}"',
-            'kind = "comprehensive"',
-            "services = [" + ", ".join(f'"{s}"' for s in served) + "]",
-            "",
-        ]
+    lines = _hallgen.hall_toml(
+        hall=HALL,
+        name="串口压测政务服务中心",
+        name_en="Bus latency bench hall",
+        broker_url=broker_url,
+        db_url=db_url,
+        http_port=http_port,
+        services=SERVICES,
+        windows=WINDOWS,
+        services_per_window=SERVICES_PER_WINDOW,
+        window_id=window_id,
+    )
     for kind, prefix, urls in (("caller", "caller", caller_urls), ("led_panel", "panel", panel_urls)):
         for n in range(WINDOWS):
             lines += [

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import _hallgen  # noqa: E402
 from _lean_mqtt import LeanClient, LeanLoop  # noqa: E402
 
 from yichuang.broker_process import free_port, start_mosquitto  # noqa: E402
@@ -49,48 +50,17 @@ KIOSKS = 30
 
 
 def hall_toml(broker_url: str, db_url: str, http_port: int) -> str:
-    lines = [
-        "[hall]",
-        f'id = "{HALL}"',
-        'name = "压测政务服务中心"',
-        'name_en = "Load test hall"',
-        'timezone = "Asia/Shanghai"',
-        'opening_hours = "always"',
-        "",
-        "[broker]",
-        f'url = "{broker_url}"',
-        "",
-        "[database]",
-        f'url = "{db_url}"',
-        "",
-        "[http]",
-        'host = "127.0.0.1"',
-        f"port = {http_port}",
-        "",
-    ]
-    for sid, prefix in SERVICES:
-        lines += [
-            "[[service]]",
-            f'id = "{sid}"',
-            f'prefix = "{prefix}"',
-            f'name = "事项{prefix}"',
-            f'name_en = "Service {prefix}"',
-            'flow = "finish_on_spot"',
-            "minutes = 10",
-            "time_limit_days = 0",
-            "",
-        ]
-    for n in range(WINDOWS):
-        served = [SERVICES[(n + k) % len(SERVICES)][0] for k in range(3)]
-        lines += [
-            "[[window]]",
-            f'id = "w{n + 1:03d}"',
-            f'label = "{n + 1}号窗口"',
-            f'label_en = "Window {n + 1}"',
-            'kind = "comprehensive"',
-            "services = [" + ", ".join(f'"{s}"' for s in served) + "]",
-            "",
-        ]
+    lines = _hallgen.hall_toml(
+        hall=HALL,
+        name="压测政务服务中心",
+        name_en="Load test hall",
+        broker_url=broker_url,
+        db_url=db_url,
+        http_port=http_port,
+        services=SERVICES,
+        windows=WINDOWS,
+        services_per_window=3,
+    )
     return "\n".join(lines)
 
 
