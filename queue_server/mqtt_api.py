@@ -165,10 +165,10 @@ class MqttApi:
         try:
             body = json.loads(message.payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            self._reject(message, None, None, "invalid_request", "payload is not UTF-8 JSON")
+            self._reject(message, None, "invalid_request", "payload is not UTF-8 JSON")
             return
         if not isinstance(body, dict):
-            self._reject(message, None, None, "invalid_request", "payload must be a JSON object")
+            self._reject(message, None, "invalid_request", "payload must be a JSON object")
             return
         request_id = body.pop("id", None)
         reply_to = body.pop("reply_to", None)
@@ -228,7 +228,7 @@ class MqttApi:
             and "\x00" not in topic
         )
 
-    def _reject(self, message: Message, request_id: str | None, _body: object, code: str, text: str) -> None:
+    def _reject(self, message: Message, request_id: str | None, code: str, text: str) -> None:
         # without a parsable reply_to only an MQTT v5 response topic can carry the answer
         self.count("unparsed", code)
         if message.response_topic and self._allowed_reply(message.response_topic):

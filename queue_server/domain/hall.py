@@ -257,13 +257,8 @@ class Hall:
             if window.ticket_id is not None and window.ticket_id not in self.tickets:
                 window.ticket_id = None
                 window.last_finished_id = None
-                self._set_window(
-                    window,
-                    WindowStatus.IDLE
-                    if window.status is not WindowStatus.CLOSED and window.status is not WindowStatus.PAUSED
-                    else window.status,
-                    now,
-                )
+                if self._is_open(window):  # a paused or closed window stays so
+                    self._set_window(window, WindowStatus.IDLE, now)
                 self._touch_window(window)
             elif window.last_finished_id is not None and window.last_finished_id not in self.tickets:
                 window.last_finished_id = None
