@@ -152,7 +152,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yichuang", description="Yichuang (一窗) service hall system")
-    parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    parser.add_argument(
+        "--log-level", default=None, help="debug, info, warning, error (default: info; error for the demo)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check-config", help="validate a hall config; exit 1 with line-precise errors")
@@ -204,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
+    # the demo's output is its narration of the hall; logs would drown it
+    _setup_logging(args.log_level or ("error" if args.command == "demo" else "info"))
     return int(args.func(args))
 
 
