@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -551,6 +552,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> int:
+    # a timeout's SIGTERM must still run the clean-up below: no broker or server left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args()
     if args.child_bridge:
         return child_bridge(*args.child_bridge)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -174,6 +175,8 @@ def wait_drained(load: Load, timeout: float = 30.0) -> None:
 
 
 def main() -> int:
+    # a timeout's SIGTERM must still run the clean-up below: no broker or server left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
