@@ -97,7 +97,7 @@ class MqttApi:
             self._put(f"{self.root}event/{kind}", payload)
 
     def batch_done(self) -> None:
-        """End of a worker batch: hand everything it produced to the outbox in one go."""
+        """End of a worker batch: hand everything it produced to the gateway in one go."""
         if self.gateway is None:
             return
         try:

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 # (topic, payload, retain, correlation data)
 Item = tuple[str, bytes, bool, bytes | None]
-_REPUBLISH = b"republish"
 _STOP = b"stop"
 
 
@@ -119,11 +118,6 @@ class Gateway:
             items, self._items = self._items, []
             if items:
                 self._send(marshal.dumps(items))
-
-    def republish(self) -> None:
-        """Ask the child to say all retained state again (the broker may have lost it)."""
-        with self._lock:
-            self._send(_REPUBLISH)
 
     def _send(self, data: bytes) -> None:
         try:
@@ -220,9 +214,6 @@ def _child_main(
         if data == _STOP:
             client.flush(10.0)
             break
-        if data == _REPUBLISH:
-            republish()
-            continue
         if time.monotonic() - last_freeze >= gc_policy.REFREEZE_S:
             gc_policy.refreeze()
             last_freeze = time.monotonic()
