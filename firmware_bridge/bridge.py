@@ -341,7 +341,7 @@ class Bridge:
                 devices_online=sum(1 for v in self.online.values() if v),
                 extra={
                     name: sum(b.counters()[name] for b in self.buses)
-                    for name in ("timeouts", "retransmits", "duplicate_presses", "port_errors")
+                    for name in ("timeouts", "retransmits", "duplicate_presses", "bad_events", "port_errors")
                 },
             )
             self.client.publish(f"{self.root}device/{self.id}/telemetry", payload, qos=0)

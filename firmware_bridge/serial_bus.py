@@ -298,5 +298,6 @@ class SerialBus:
             "timeouts": self.stats.timeouts,
             "retransmits": self.stats.retransmits,
             "duplicate_presses": self.stats.duplicates,
+            "bad_events": self.stats.bad_events,
             "port_errors": self.stats.port_errors,
         }
