@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the browser tests drive the pages headless, as a person would see them
-DEB_PACKAGES=(mosquitto fonts-noto-cjk chromium)
+DEB_PACKAGES=(mosquitto fonts-noto-cjk chromium espeak-ng)
 VENV=.venv
 STAMP="$VENV/.yichuang-installed"
 

@@ -346,6 +346,20 @@ class MqttClient:
                 f"cannot connect to MQTT broker {self.host}:{self.port} within {wait_s:g}s: {reason}"
             )
 
+    def start_background(self) -> None:
+        """Connect in the background and keep trying for as long as it takes; never raises.
+
+        For programs that must come up and say so on their own screen while the broker is
+        still down (a kiosk after a power cut that also restarted the hall's server).
+        """
+        self._stopping = False
+        self._connect_error = None
+        self._refused.clear()
+        log.info("mqtt connecting in background host=%s port=%d client_id=%s", self.host, self.port,
+                 self.client_id)
+        self._client.connect_async(self.host, self.port, keepalive=_KEEPALIVE_S)
+        self._client.loop_start()
+
     def stop(self) -> None:
         """Publish `offline` (a clean disconnect does not fire the will), then disconnect."""
         self._stopping = True

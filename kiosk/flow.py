@@ -1,0 +1,607 @@
+"""What the kiosk does when a citizen touches it: screens, their state and the work they ask for.
+
+Pure: the app feeds in events with the time (taps already resolved to actions, replies from
+the server, printer and link changes) and carries out the effects this returns (send a
+command, print, speak). Nothing here draws or talks to the network, so every path a citizen
+can take is tested without a screen.
+
+Two rules keep a ticket from being issued twice: a take-ticket action moves to a screen that
+has no buttons until the answer is back, and each intent carries one request id that the app
+reuses for every retry of it (the server answers a repeated id with the first answer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kiosk.catalogue import Catalogue
+from kiosk.texts import t
+
+__all__ = [
+    "CheckIn",
+    "Effect",
+    "Flow",
+    "IssueTicket",
+    "KioskState",
+    "PrintTicket",
+    "QueueInfo",
+    "RequestHelp",
+    "Say",
+    "Screen",
+    "ShownTicket",
+]
+
+PHONE = re.compile(r"^1\d{10}$")
+CODE_MAX = 16
+
+
+class Screen(StrEnum):
+    HOME = "home"
+    AREAS = "areas"  # elderly mode: categories first, few per screen
+    SERVICES = "services"
+    SEARCH = "search"
+    SERVICE = "service"
+    GUIDE = "guide"
+    PHONE = "phone"
+    ISSUING = "issuing"
+    TICKET = "ticket"
+    CHECKIN = "checkin"
+    CHECKING_IN = "checking_in"
+    HELP = "help"
+    MESSAGE = "message"
+
+
+class Purpose(StrEnum):
+    TICKET = "ticket"
+    GREEN = "green"
+    GUIDE = "guide"
+
+
+# -- effects: what the app must do -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueTicket:
+    request_id: str
+    service: str
+    priority: str  # normal | green
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    request_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class RequestHelp:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PrintTicket:
+    ticket: ShownTicket
+
+
+@dataclass(frozen=True)
+class Say:
+    """A voice prompt (elderly mode)."""
+
+    text: str
+    language: str
+
+
+Effect = IssueTicket | CheckIn | RequestHelp | PrintTicket | Say
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    waiting: int
+    ewt_s: int | None
+
+
+@dataclass(frozen=True)
+class ShownTicket:
+    """An issued ticket as the result screen and the receipt show it."""
+
+    no: str
+    service: str
+    ahead: int
+    ewt_s: int | None
+    issued_at: str
+    status_url: str
+    priority: str
+    language: str
+
+
+@dataclass
+class KioskState:
+    """Everything the screens are drawn from."""
+
+    screen: Screen = Screen.HOME
+    language: str = "zh"
+    elderly: bool = False
+    purpose: Purpose = Purpose.TICKET
+    area: int = 0
+    page: int = 0
+    query: str = ""
+    service: str | None = None
+    phone: str = ""
+    phone_error: bool = False
+    code: str = ""
+    code_error: str | None = None
+    ticket: ShownTicket | None = None
+    printing: bool = False
+    print_failed: bool = False
+    message: str | None = None  # an error code shown on MESSAGE
+    message_back: Screen = Screen.HOME
+    pending: str | None = None  # the request id of the command awaited
+    link_ok: bool = False
+    paper: str = "unknown"  # ok | low | out | unknown (no status from the printer)
+    printer: bool = True  # a printer is configured
+    camera: bool = False
+    queues: dict[str, QueueInfo] = field(default_factory=dict)
+    entered_at: float = 0.0  # when this screen was entered (monotonic seconds)
+    touched_at: float = 0.0  # the last touch
+
+    @property
+    def ticketing(self) -> bool:
+        """Whether a ticket can be issued now: the server is reachable and paper is not out."""
+        return self.link_ok and self.paper != "out"
+
+
+def mask_phone(phone: str) -> str:
+    """`13812345678` → `138****5678`: wherever the number is shown it is masked."""
+    if len(phone) < 8:
+        return phone
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+class Flow:
+    """The kiosk's screens as a state machine; `handle_*` return the effects to carry out."""
+
+    TAP_GUARD_S = 0.35  # taps this soon after a screen change belong to the previous screen
+    IDLE_S = 60.0
+    IDLE_ELDERLY_S = 120.0
+    TICKET_SHOWN_S = 20.0
+    TICKET_SHOWN_FAILED_S = 60.0  # the number on screen is all the citizen has
+    HELP_SHOWN_S = 30.0
+    MESSAGE_SHOWN_S = 20.0
+    PER_PAGE = 8
+    PER_PAGE_ELDERLY = 4
+
+    def __init__(self, catalogue: Catalogue, kiosk: str, boot: str, default_language: str = "zh") -> None:
+        self.catalogue = catalogue
+        self.kiosk = kiosk
+        self.boot = boot
+        self.default_language = default_language
+        self.state = KioskState(language=default_language)
+        self._seq = 0
+        # intents whose command went unanswered, by what was asked: asking again for the same
+        # thing reuses the id, so the server hands back the ticket it may already have issued
+        self._unanswered: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._asked: dict[str, tuple[str, ...]] = {}
+
+    # -- helpers ---------------------------------------------------------------------
+
+    UNANSWERED_KEEP_S = 600.0
+
+    def _id(self, what: str) -> str:
+        self._seq += 1
+        return f"{self.kiosk}-{self.boot}-{what}-{self._seq}"
+
+    def _request_id(self, intent: tuple[str, ...], now: float) -> str:
+        earlier = self._unanswered.get(intent)
+        rid = earlier[0] if earlier and now - earlier[1] < self.UNANSWERED_KEEP_S else self._id(intent[0])
+        self._asked[rid] = intent
+        return rid
+
+    def _go(self, screen: Screen, now: float, **changes: Any) -> list[Effect]:
+        s = self.state
+        s.screen = screen
+        s.entered_at = now
+        for name, value in changes.items():
+            setattr(s, name, value)
+        prompt = _PROMPTS.get(screen)
+        if s.elderly and prompt:
+            return [Say(t(prompt, s.language), s.language)]
+        return []
+
+    def per_page(self) -> int:
+        return self.PER_PAGE_ELDERLY if self.state.elderly else self.PER_PAGE
+
+    def listed_services(self) -> list[str]:
+        """The services of the current list screen (all pages), as ids."""
+        s = self.state
+        if s.screen == Screen.SEARCH:
+            return [x.id for x in self.catalogue.search(s.query)]
+        areas = self.catalogue.areas
+        if not areas:
+            return []
+        return [x.id for x in areas[min(s.area, len(areas) - 1)].services]
+
+    def page_count(self) -> int:
+        s = self.state
+        items = len(self.catalogue.areas) if s.screen == Screen.AREAS else len(self.listed_services())
+        return max(1, -(-items // self.per_page()))
+
+    def _reset(self, now: float) -> list[Effect]:
+        """Back to the start for the next citizen: nothing of this one's choices survives."""
+        s = self.state
+        s.language = self.default_language
+        s.elderly = False
+        s.query = s.code = s.phone = ""
+        s.service = None
+        s.ticket = None
+        s.message = s.code_error = None
+        s.phone_error = s.print_failed = s.printing = False
+        s.area = s.page = 0
+        return self._go(Screen.HOME, now)
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def tap(self, action: str, arg: Any, now: float) -> list[Effect]:
+        """A touch on a button with this action; ignored right after a screen change."""
+        s = self.state
+        if now - s.entered_at < self.TAP_GUARD_S:
+            return []
+        s.touched_at = now
+        handler = getattr(self, f"_on_{action}", None)
+        if handler is None:
+            return []
+        result: list[Effect] = handler(arg, now)
+        return result
+
+    def tick(self, now: float) -> list[Effect]:
+        """Time passes: screens time out back to the start."""
+        s = self.state
+        since = now - max(s.entered_at, s.touched_at)
+        if s.screen in (Screen.ISSUING, Screen.CHECKING_IN) or (s.screen == Screen.HELP and s.pending):
+            return []  # the answer (or the app's give-up) moves on from these
+        if s.screen == Screen.HOME:
+            # an idle start screen left in English or large text goes back for the next citizen
+            if (s.elderly or s.language != self.default_language) and since >= self.IDLE_S:
+                return self._reset(now)
+            return []
+        if s.screen == Screen.TICKET:
+            limit = self.TICKET_SHOWN_FAILED_S if s.print_failed else self.TICKET_SHOWN_S
+        elif s.screen == Screen.HELP:
+            limit = self.HELP_SHOWN_S
+        elif s.screen == Screen.MESSAGE:
+            limit = self.MESSAGE_SHOWN_S
+        else:
+            limit = self.IDLE_ELDERLY_S if s.elderly else self.IDLE_S
+        if s.screen == Screen.TICKET and s.printing:
+            return []
+        return self._reset(now) if since >= limit else []
+
+    def link(self, ok: bool, now: float) -> list[Effect]:
+        """The server became reachable or unreachable."""
+        self.state.link_ok = ok
+        return []
+
+    def paper(self, status: str, now: float) -> list[Effect]:
+        self.state.paper = status
+        return []
+
+    def queues(self, queues: Mapping[str, QueueInfo]) -> None:
+        self.state.queues = dict(queues)
+
+    def reply(self, request_id: str, reply: Mapping[str, Any], now: float) -> list[Effect]:
+        """The server's answer (`{"ok", "result"|"error"}`) to the command `request_id`.
+
+        `{"ok": false, "error": {"code": "no_answer"}}` and `link_down` come from the app when it
+        gave up; answers to requests no longer awaited are ignored.
+        """
+        s = self.state
+        if request_id != s.pending:
+            return []
+        s.pending = None
+        ok = bool(reply.get("ok"))
+        result = reply.get("result") or {}
+        code = str((reply.get("error") or {}).get("code") or "invalid_request")
+        intent = self._asked.pop(request_id, None)
+        if intent is not None:
+            if code == "no_answer" and not ok:
+                self._unanswered[intent] = (request_id, now)
+            else:
+                self._unanswered.pop(intent, None)
+        if s.screen == Screen.ISSUING:
+            if not ok:
+                return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.SERVICE)
+            return self._issued(result, now)
+        if s.screen == Screen.CHECKING_IN:
+            if not ok:
+                if code == "wrong_code":
+                    return self._go(Screen.CHECKIN, now, code="", code_error=code)
+                return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.HOME)
+            return self._issued(result, now)
+        if s.screen == Screen.HELP:
+            if not ok:
+                return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.HOME)
+            effects: list[Effect] = []
+            if s.elderly:
+                    effects.append(Say(t("help_sent", s.language), s.language))
+            return effects
+        return []
+
+    def printed(self, ok: bool, now: float) -> list[Effect]:
+        """The receipt went to the printer, or failed to."""
+        s = self.state
+        s.printing = False
+        s.print_failed = not ok
+        s.touched_at = now  # the result screen's time runs from here
+        return []
+
+    def qr(self, text: str, now: float) -> list[Effect]:
+        """A QR code was read by the camera while the check-in screen is up."""
+        if self.state.screen != Screen.CHECKIN:
+            return []
+        code = appointment_code(text)
+        if not code:
+            return []
+        return self._checkin(code, now)
+
+    # -- results ---------------------------------------------------------------------
+
+    def _issued(self, result: Mapping[str, Any], now: float) -> list[Effect]:
+        s = self.state
+        ticket = result.get("ticket") or {}
+        shown = ShownTicket(
+            no=str(ticket.get("no", "")),
+            service=str(ticket.get("service", s.service or "")),
+            ahead=int(result.get("ahead") or 0),
+            ewt_s=result.get("ewt_s"),
+            issued_at=str(ticket.get("issued_at", "")),
+            status_url=str(result.get("status_url") or ""),
+            priority=str(ticket.get("priority", "normal")),
+            language=s.language,
+        )
+        effects = self._go(Screen.TICKET, now, ticket=shown, print_failed=False, printing=s.printer)
+        if s.printer:
+            effects.append(PrintTicket(shown))
+        if shown.priority == "green":
+            # the green channel brings a helper to the citizen, not only a better place
+            effects.append(RequestHelp(self._id("help"), f"绿色通道 {shown.no}"))
+        if s.elderly:
+            number = " ".join(shown.no)
+            effects.append(Say(f"{t('your_number', s.language)} {number}", s.language))
+        return effects
+
+    # -- taps ------------------------------------------------------------------------
+
+    def _on_home(self, arg: Any, now: float) -> list[Effect]:
+        return self._reset(now)
+
+    def _on_language(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        s.language = "en" if s.language == "zh" else "zh"
+        if s.ticket is not None:
+            s.ticket = ShownTicket(**{**s.ticket.__dict__, "language": s.language})
+        return []
+
+    def _on_elderly(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        s.elderly = not s.elderly
+        s.page = 0
+        if s.screen == Screen.SERVICES and s.elderly:
+            return self._go(Screen.AREAS, now)
+        if s.screen == Screen.AREAS and not s.elderly:
+            return self._go(Screen.SERVICES, now)
+        prompt = _PROMPTS.get(s.screen)
+        if s.elderly and prompt:
+            return [Say(t(prompt, s.language), s.language)]
+        return []
+
+    def _start_list(self, purpose: Purpose, now: float) -> list[Effect]:
+        screen = Screen.AREAS if self.state.elderly else Screen.SERVICES
+        return self._go(screen, now, purpose=purpose, area=0, page=0, query="", service=None, phone="")
+
+    def _on_take(self, arg: Any, now: float) -> list[Effect]:
+        if not self.state.ticketing:
+            return []
+        return self._start_list(Purpose.TICKET, now)
+
+    def _on_green(self, arg: Any, now: float) -> list[Effect]:
+        if not self.state.ticketing:
+            return []
+        return self._start_list(Purpose.GREEN, now)
+
+    def _on_guide(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen == Screen.SERVICE and s.service:
+            return self._go(Screen.GUIDE, now, page=0)
+        return self._start_list(Purpose.GUIDE, now)
+
+    def _on_area(self, arg: Any, now: float) -> list[Effect]:
+        index = int(arg)
+        if not 0 <= index < len(self.catalogue.areas):
+            return []
+        return self._go(Screen.SERVICES, now, area=index, page=0)
+
+    def _on_page(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        # a guide's pages depend on the font; its pager disables 'next' on the last one
+        last = 1_000 if s.screen == Screen.GUIDE else self.page_count() - 1
+        s.page = max(0, min(last, s.page + int(arg)))
+        return []
+
+    def _on_search(self, arg: Any, now: float) -> list[Effect]:
+        return self._go(Screen.SEARCH, now, query="", page=0)
+
+    def _on_letter(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if len(s.query) < 12 and isinstance(arg, str) and len(arg) == 1 and arg.isalnum():
+            s.query += arg.lower()
+            s.page = 0
+        return []
+
+    def _on_backspace(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen == Screen.SEARCH:
+            s.query = s.query[:-1]
+            s.page = 0
+        elif s.screen == Screen.PHONE:
+            s.phone = s.phone[:-1]
+            s.phone_error = False
+        elif s.screen == Screen.CHECKIN:
+            s.code = s.code[:-1]
+        return []
+
+    def _on_clear(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen == Screen.SEARCH:
+            s.query = ""
+        elif s.screen == Screen.PHONE:
+            s.phone = ""
+            s.phone_error = False
+        elif s.screen == Screen.CHECKIN:
+            s.code = ""
+        return []
+
+    def _on_service(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        try:
+            self.catalogue.service(str(arg))
+        except KeyError:
+            return []
+        if s.purpose == Purpose.GUIDE:
+            return self._go(Screen.GUIDE, now, service=str(arg), page=0)
+        return self._go(Screen.SERVICE, now, service=str(arg), phone="")
+
+    def _on_back(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen in (Screen.SERVICES, Screen.SEARCH):
+            if s.screen == Screen.SERVICES and s.elderly:
+                return self._go(Screen.AREAS, now, page=0)
+            if s.screen == Screen.SEARCH:
+                return self._go(Screen.AREAS if s.elderly else Screen.SERVICES, now, page=0)
+            return self._reset(now)
+        if s.screen == Screen.AREAS:
+            return self._reset(now)
+        if s.screen == Screen.GUIDE:
+            if s.purpose == Purpose.GUIDE:
+                return self._go(Screen.SERVICES, now, page=0)
+            return self._go(Screen.SERVICE, now)
+        if s.screen == Screen.SERVICE:
+            return self._go(Screen.SERVICES, now, page=0)
+        if s.screen == Screen.PHONE:
+            return self._go(Screen.SERVICE, now, phone="", phone_error=False)
+        if s.screen == Screen.MESSAGE:
+            back = s.message_back if (s.message_back != Screen.SERVICE or s.service) else Screen.HOME
+            if back == Screen.HOME:
+                return self._reset(now)
+            return self._go(back, now, message=None)
+        return self._reset(now)
+
+    def _on_take_for_this(self, arg: Any, now: float) -> list[Effect]:
+        """From a guide read from the home screen's 办事指南 to taking a ticket for it."""
+        s = self.state
+        if not s.ticketing or not s.service:
+            return []
+        return self._go(Screen.SERVICE, now, purpose=Purpose.TICKET, phone="")
+
+    def _on_phone(self, arg: Any, now: float) -> list[Effect]:
+        return self._go(Screen.PHONE, now, phone="", phone_error=False)
+
+    def _on_digit(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        digit = str(arg)
+        if len(digit) != 1 or not digit.isdigit():
+            return []
+        if s.screen == Screen.PHONE and len(s.phone) < 11:
+            s.phone += digit
+            s.phone_error = False
+        elif s.screen == Screen.CHECKIN and len(s.code) < CODE_MAX:
+            s.code += digit
+            s.code_error = None
+        return []
+
+    def _on_phone_ok(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if not PHONE.match(s.phone):
+            s.phone_error = True
+            return []
+        return self._go(Screen.SERVICE, now)
+
+    def _on_issue(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.service is None or s.pending is not None:
+            return []
+        if not s.ticketing:
+            return self._go(
+                Screen.MESSAGE, now, message="link_down" if not s.link_ok else "paper_out",
+                message_back=Screen.HOME,
+            )
+        priority = "green" if s.purpose == Purpose.GREEN else "normal"
+        rid = self._request_id(("issue", s.service, priority, s.phone), now)
+        request = IssueTicket(rid, s.service, priority, s.phone or None)
+        effects = self._go(Screen.ISSUING, now, pending=request.request_id)
+        return [request, *effects]
+
+    def _on_checkin(self, arg: Any, now: float) -> list[Effect]:
+        if not self.state.ticketing:
+            return []
+        return self._go(Screen.CHECKIN, now, code="", code_error=None)
+
+    def _on_code_ok(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if not s.code:
+            return []
+        return self._checkin(s.code, now)
+
+    def _checkin(self, code: str, now: float) -> list[Effect]:
+        s = self.state
+        if s.pending is not None:
+            return []
+        if not s.ticketing:
+            return self._go(Screen.MESSAGE, now, message="link_down", message_back=Screen.HOME)
+        request = CheckIn(self._request_id(("checkin", code), now), code)
+        effects = self._go(Screen.CHECKING_IN, now, pending=request.request_id, code_error=None)
+        return [request, *effects]
+
+    def _on_help(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.pending is not None:
+            return []
+        if not s.link_ok:
+            return self._go(Screen.MESSAGE, now, message="link_down", message_back=Screen.HOME)
+        request = RequestHelp(self._id("help"), "帮办")
+        effects = self._go(Screen.HELP, now, pending=request.request_id)
+        return [request, *effects]
+
+    def _on_done(self, arg: Any, now: float) -> list[Effect]:
+        if self.state.printing:
+            return []
+        return self._reset(now)
+
+
+_PROMPTS: dict[Screen, str] = {
+    Screen.HOME: "welcome",
+    Screen.AREAS: "choose_area",
+    Screen.SERVICES: "choose_service",
+    Screen.PHONE: "phone_title",
+    Screen.CHECKIN: "checkin_title",
+    Screen.HELP: "help_sending",
+}
+
+_APPOINTMENT_URL = re.compile(r"[?&](?:code|appointment)=([A-Za-z0-9-]{1,32})")
+
+
+def appointment_code(text: str) -> str:
+    """The appointment code in a scanned QR: a bare code, `YC:APPT:<code>` or a URL `…?code=…`."""
+    text = text.strip()
+    if match := _APPOINTMENT_URL.search(text):
+        return match.group(1)
+    if text.upper().startswith("YC:APPT:"):
+        text = text[8:]
+    return text if re.fullmatch(r"[A-Za-z0-9-]{1,32}", text) else ""
