@@ -12,6 +12,11 @@ URL: `rewrite_ports` does that on the TOML text (comments and layout kept, so
 `yichuang check-config` line numbers still make sense), `rewritten_config` on a parsed
 `Config`.
 
+Every `[[kiosk]]` with a `printer` also gets a simulated network ESC/POS printer
+(`hw_sim.escpos_printer.SimPrinter`, on a free TCP port; receipts rendered as PNGs into
+`receipts_dir` when given): `printer_urls` maps the kiosk to its ``tcp://127.0.0.1:PORT``,
+which `rewrite_printers` / `rewritten_config` put in the kiosk's `printer`.
+
 `run_sim` is the `yichuang sim -c hall.toml` entry point: devices plus the MQTT control
 surface of `hw_sim.sim_control`.
 """
@@ -32,6 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, Self
 
+from hw_sim.escpos_printer import SimPrinter
 from hw_sim.serial_devices import SimBus, SimCaller, SimDevice, SimEvalPad, SimLedPanel
 from yichuang.config_model import Config, DeviceConfig
 
@@ -40,6 +46,7 @@ __all__ = [
     "HallSim",
     "Transport",
     "rewrite_ports",
+    "rewrite_printers",
     "rewritten_config",
     "run_sim",
 ]
@@ -73,6 +80,7 @@ class HallSim:
         transport: Transport = "tcp",
         *,
         link_dir: str | os.PathLike[str] | None = None,
+        receipts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if transport not in ("tcp", "pty"):
             raise ValueError(f'transport must be "tcp" or "pty", got {transport!r}')
@@ -98,6 +106,13 @@ class HallSim:
             self._devices[dev.id] = sim
             self._port_of[dev.id] = dev.port
         self._buses: dict[str, SimBus] = {}  # config port -> line, index order
+        self.receipts_dir = Path(receipts_dir) if receipts_dir is not None else None
+        # kiosk id -> its printer; created now (so tests can look), listening from start()
+        self._printers: dict[str, SimPrinter] = {
+            kiosk.id: SimPrinter(kiosk.id, receipts_dir=self.receipts_dir)
+            for kiosk in config.kiosks
+            if kiosk.printer
+        }
         self._running = False
         self._lock = threading.Lock()
 
@@ -160,6 +175,23 @@ class HallSim:
         with self._lock:
             return {port: bus.url for port, bus in self._buses.items()}
 
+    @property
+    def printers(self) -> dict[str, SimPrinter]:
+        """Kiosk id -> its simulated printer (a copy of the mapping)."""
+        return dict(self._printers)
+
+    def printer(self, kiosk_id: str) -> SimPrinter:
+        """The simulated printer of a kiosk (KeyError if that kiosk has no printer)."""
+        return self._printers[kiosk_id]
+
+    @property
+    def printer_urls(self) -> dict[str, str]:
+        """Kiosk id -> the printer URL its kiosk uses instead (empty before `start()`)."""
+        with self._lock:
+            if not self._running:
+                return {}
+            return {kiosk_id: printer.url for kiosk_id, printer in self._printers.items()}
+
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> Self:
@@ -181,6 +213,8 @@ class HallSim:
                     log.info(
                         "sim line index=%d port=%s url=%s devices=%d", index, port, bus.url, len(devices)
                     )
+                for printer in self._printers.values():
+                    printer.start()
             except BaseException:
                 self._stop_locked()
                 raise
@@ -199,6 +233,11 @@ class HallSim:
             except Exception:
                 log.exception("sim line stop failed port=%s", port)
         self._buses.clear()
+        for kiosk_id, printer in self._printers.items():
+            try:
+                printer.stop()
+            except Exception:
+                log.exception("sim printer stop failed kiosk=%s", kiosk_id)
         self._running = False
 
     def __enter__(self) -> Self:
@@ -249,12 +288,53 @@ def rewrite_ports(config_text: str, urls: Mapping[str, str]) -> str:
     return _PORT_LINE.sub(replace, config_text)
 
 
-def rewritten_config(config: Config, urls: Mapping[str, str]) -> Config:
-    """`config` with each device whose `port` is a key of `urls` moved to `urls[port]`."""
+# `printer = "…"` as a key at the start of a line, like _PORT_LINE.
+_PRINTER_LINE = re.compile(
+    r"""^(?P<key>[ \t]*printer[ \t]*=[ \t]*)(?P<value>"(?:[^"\\\n]|\\.)*"|'[^'\n]*')""", re.M
+)
+_TABLE_LINE = re.compile(r"^[ \t]*\[", re.M)
+
+
+def rewrite_printers(config_text: str, printer_urls: Mapping[str, str]) -> str:
+    """`config_text` with the `printer` of each `[[kiosk]]` whose id is a key of `printer_urls`
+    replaced by ``printer = "<printer_urls[id]>"``; everything else stays byte for byte.
+
+    Two kiosks may name the same printer URL, so the kiosk is found by the `id` of the
+    table the line is in, not by the value.
+    """
+    starts = [m.start() for m in _TABLE_LINE.finditer(config_text)]
+    bounds = list(zip([0, *starts], [*starts, len(config_text)], strict=True))
+    parts: list[str] = []
+    for begin, end in bounds:
+        table = config_text[begin:end]
+        if table.lstrip().startswith("[[kiosk]]"):
+            try:
+                kiosk_id = tomllib.loads(table)["kiosk"][0].get("id")
+            except (tomllib.TOMLDecodeError, KeyError, IndexError, AttributeError):
+                kiosk_id = None
+            if isinstance(kiosk_id, str) and kiosk_id in printer_urls:
+                match = _PRINTER_LINE.search(table)
+                if match is not None:
+                    value = _toml_string(printer_urls[kiosk_id])
+                    table = table[: match.start()] + match.group("key") + value + table[match.end() :]
+        parts.append(table)
+    return "".join(parts)
+
+
+def rewritten_config(
+    config: Config, urls: Mapping[str, str], printer_urls: Mapping[str, str] | None = None
+) -> Config:
+    """`config` with each device whose `port` is a key of `urls` moved to `urls[port]`, and
+    each kiosk whose id is a key of `printer_urls` printing to `printer_urls[id]`."""
     devices = tuple(
         dataclasses.replace(dev, port=urls[dev.port]) if dev.port in urls else dev for dev in config.devices
     )
-    return dataclasses.replace(config, devices=devices)
+    printers = printer_urls or {}
+    kiosks = tuple(
+        dataclasses.replace(kiosk, printer=printers[kiosk.id]) if kiosk.id in printers else kiosk
+        for kiosk in config.kiosks
+    )
+    return dataclasses.replace(config, devices=devices, kiosks=kiosks)
 
 
 # --- `yichuang sim` ------------------------------------------------------------------------
@@ -277,6 +357,7 @@ def run_sim(
     mqtt: bool = True,
     mqtt_wait_s: float = 5.0,
     on_ready: Callable[[HallSim], None] | None = None,
+    receipts_dir: Path | None = None,
 ) -> int:
     """Run the simulated devices of a config until `stop` is set; 0 when done, 1 on a bad config.
 
@@ -284,7 +365,9 @@ def run_sim(
     the config with those URLs (`rewrite_ports`) for `yichuang bridge -c`. With the pty
     transport the lines get stable symlinks in `link_dir` (a temporary directory, removed
     at the end, when not given), so a line unplugged and replugged over MQTT comes back at
-    the same path. When the config's broker is reachable (and `mqtt`), the MQTT control
+    the same path. Kiosk printers are simulated on TCP ports (the written config points
+    each kiosk's `printer` there), their receipts saved as PNGs in `receipts_dir` if given.
+    When the config's broker is reachable (and `mqtt`), the MQTT control
     surface of `hw_sim.sim_control` runs as device `sim`; otherwise a warning is printed
     and the devices run without it. `on_ready` is called once everything is up (tests,
     sd_notify).
@@ -305,7 +388,7 @@ def run_sim(
     own_link_dir: Path | None = None
     if transport == "pty" and link_dir is None:
         own_link_dir = link_dir = Path(tempfile.mkdtemp(prefix="yichuang-sim-"))
-    sim = HallSim(config, transport, link_dir=link_dir)
+    sim = HallSim(config, transport, link_dir=link_dir, receipts_dir=receipts_dir)
     control = None
     try:
         sim.start()
@@ -314,8 +397,10 @@ def run_sim(
             print(f"sim: {path} has no caller, eval_pad or led_panel on a port to simulate", flush=True)
         for port, url in urls.items():
             print(f"sim: {port} -> {url}", flush=True)
+        for kiosk_id, url in sim.printer_urls.items():
+            print(f"sim: printer of {kiosk_id} -> {url}", flush=True)
         if write_config is not None:
-            new_text = rewrite_ports(text, urls)
+            new_text = rewrite_printers(rewrite_ports(text, urls), sim.printer_urls)
             parse_config(new_text, str(write_config))  # never hand the bridge a broken file
             _write_atomically(write_config, new_text)
             print(f"sim: bridge config written to {write_config}", flush=True)

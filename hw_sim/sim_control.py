@@ -14,12 +14,18 @@ Published by the simulator (retained, QoS 1):
   `{"/dev/ttyUSB0": "socket://127.0.0.1:40231"}`; the bridge opens the url instead of the port.
 - `yc/{hall}/sim/{device}/shows`, whenever it changes:
   `{"lines": ["A012", "等候 3"], "lamps": false, "plugged": true, "pending": 0}`.
+- `yc/{hall}/sim/printers`: `{"<kiosk id>": "tcp://127.0.0.1:40233", …}`, the simulated
+  ticket printer of each kiosk that has one (its `printer` in the bridge/kiosk config).
 
 Control (to the simulator, not retained):
 
 - `yc/{hall}/sim/{device}/press`: `{"key": "call_next", "arg": 0}`
 - `yc/{hall}/sim/{device}/fault`: `{"kind": "garble", "n": 2}`
 - `yc/{hall}/sim/bus/{index}/fault`: `{"kind": "garbage", "hex": "7E 01 FF"}`
+- `yc/{hall}/sim/printer/{kiosk}/paper`: `ok`, `low` or `out` (plain text; the JSON forms
+  `"out"` and `{"paper": "out"}` are accepted too): the paper roll of that kiosk's printer.
+  `out` makes the printer answer `DLE EOT 4` with paper-out and discard print data until
+  `ok` or `low` comes.
 
 `shows`: `lines` are the display lines (empty list for an evaluation pad), `lamps` whether the
 keys are lit (evaluation pad), `plugged` false while the device is unplugged, `pending` how
@@ -56,6 +62,7 @@ from typing import Any
 
 from firmware_bridge.codecs.ycbus import Key
 from firmware_bridge.discovery import info_payload
+from hw_sim.escpos_printer import PAPER_STATES
 from hw_sim.hall_sim import HallSim
 from hw_sim.serial_devices import SimBus, SimDevice
 from yichuang.config_model import Config
@@ -170,6 +177,7 @@ class SimControl:
             self.client.subscribe(f"{self.root}bus/+/fault", self._on_bus_fault)
             self.client.subscribe(f"{self.root}+/press", self._on_press)
             self.client.subscribe(f"{self.root}+/fault", self._on_device_fault)
+            self.client.subscribe(f"{self.root}printer/+/paper", self._on_printer_paper)
             self.client.add_connect_hook(self._republish)
             self._subscribed = True
         self.client.start(wait_s)
@@ -195,6 +203,7 @@ class SimControl:
             retain=True,
         )
         self.client.publish(f"{self.root}ports", self.sim.urls, retain=True)
+        self.client.publish(f"{self.root}printers", self.sim.printer_urls, retain=True)
         with self._lock:
             self._shown.clear()
         self.publish_changes()
@@ -253,6 +262,23 @@ class SimControl:
 
     def _on_bus_fault(self, message: Message) -> None:
         self._handle("bus fault", message, self._bus_fault)
+
+    def _on_printer_paper(self, message: Message) -> None:
+        self._handle("printer paper", message, self._printer_paper)
+
+    def _printer_paper(self, message: Message) -> None:
+        kiosk_id = message.topic[len(self.root) :].split("/")[1]
+        try:
+            printer = self.sim.printer(kiosk_id)
+        except KeyError:
+            raise ControlError(f"no simulated printer for kiosk {kiosk_id!r}") from None
+        text = message.text().strip()
+        state: Any = text
+        if text[:1] in ('"', "{"):
+            state = _object(message).get("paper") if text[0] == "{" else message.json()
+        if state not in PAPER_STATES:
+            raise ControlError(f"paper must be one of {', '.join(PAPER_STATES)}, got {text!r}")
+        printer.set_paper(state)
 
     def _press(self, message: Message) -> None:
         device_id, device = self._device(message)
