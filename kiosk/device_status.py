@@ -12,14 +12,18 @@ PAPER_STATES = ("ok", "low", "out", "unknown", "offline", "none")
 
 
 def info_payload(location: str, printer: str, camera: str) -> dict[str, Any]:
-    """`device/{kiosk}/info`: what it is and which printer/camera it drives (no addresses)."""
+    """`device/{kiosk}/info`: what it is and which printer and camera it drives.
+
+    `printer` and `camera` describe the opened devices (`tcp://10.20.0.31:9100 (network)`),
+    empty when there is none.
+    """
     return {
         "kind": "kiosk",
         "model": "yichuang-kiosk",
         "version": VERSION,
         "location": location,
-        "printer": printer.split("://", 1)[0] if printer else "none",
-        "camera": bool(camera),
+        "printer": printer or "none",
+        "camera": camera or "none",
     }
 
 

@@ -47,15 +47,22 @@ class Citizen:
         self.effects += effects
         return list(effects)
 
-    def answer(self, ok: bool = True, no: str = "A012", priority: str = "normal", code: str = "") -> list[object]:
+    def answer(
+        self, ok: bool = True, no: str = "A012", priority: str = "normal", code: str = ""
+    ) -> list[object]:
         rid = self.state.pending
         assert rid is not None
         if ok:
             reply = {
                 "ok": True,
                 "result": {
-                    "ticket": {"no": no, "service": self.state.service or "realestate", "priority": priority,
-                               "issued_at": "2026-11-23T09:05:00+08:00", "status": "waiting"},
+                    "ticket": {
+                        "no": no,
+                        "service": self.state.service or "realestate",
+                        "priority": priority,
+                        "issued_at": "2026-11-23T09:05:00+08:00",
+                        "status": "waiting",
+                    },
                     "ahead": 3,
                     "ewt_s": 600,
                     "status_url": "http://hall.example/t/tok12345",
