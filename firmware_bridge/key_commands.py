@@ -2,7 +2,8 @@
 
 The serial codec turns frames into `(key, arg)` integers; this module turns those into the
 contract's window commands (CONTRACT §3.2), and the retained `state/window/{window}`
-(§3.3) into the text of LED panels and caller displays and the evaluation pad's lamp.
+(§3.3) into the text of caller displays and the evaluation pad's lamp. The LED panels' text
+follows `displays.panel_rules.panel_text` (re-exported here), the rules the hall display shares.
 No I/O, no clock: whatever changes over time is passed in.
 
 Transfer digits: key 0x07 with arg N (1–9) transfers the current ticket to the Nth service
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from displays.panel_rules import panel_text  # one set of panel rules, shared with the hall display
 from firmware_bridge.codecs.ycbus import Key  # one key map, shared with the devices
 from yichuang.config_model import ServiceConfig, WindowConfig
 
@@ -106,26 +108,6 @@ def command_for_key(
             return KeyRejected("invalid_score", f"score {arg} not in 1..5")
         return KeyCommand(base + "evaluate", {"score": arg})
     return KeyRejected("unknown_key", f"key 0x{key:02x}")
-
-
-def panel_text(state: Mapping[str, Any] | None, label: str) -> tuple[str, str]:
-    """The two lines of the LED panel over a window: its `label`, then what it is doing.
-
-    calling/serving → `A012 请到3号窗口`; paused → `暂停服务` (and the reason when given);
-    closed → `暂停使用`; idle → `欢迎办理`. Unknown state shows the label alone.
-    """
-    status = state.get("status") if state else None
-    ticket = state.get("ticket") if state else None
-    if status in ("calling", "serving") and ticket:
-        return label, f"{ticket} 请到{label}"
-    if status == "paused":
-        reason = str(state.get("reason") or "").strip() if state else ""
-        return label, f"暂停服务 {reason}" if reason else "暂停服务"
-    if status == "closed":
-        return label, "暂停使用"
-    if status in ("idle", "calling", "serving"):
-        return label, "欢迎办理"
-    return label, ""
 
 
 def caller_display(state: Mapping[str, Any] | None, waiting: int) -> tuple[str, str]:

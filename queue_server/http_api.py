@@ -57,7 +57,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from queue_server import commands, page_console, page_ticket
+from queue_server import commands, page_console, page_display, page_ticket
 from queue_server.domain.hall import Hall
 from queue_server.domain.model import WAITING_STATES, Ticket, TicketStatus
 from queue_server.store import tables
@@ -926,6 +926,19 @@ def create_app(
         if cfg is None:
             return HTMLResponse(page_console.not_found(config, window), status_code=404)
         return HTMLResponse(page_console.render(config, cfg, window_out(window)))
+
+    @app.get("/display", include_in_schema=False, response_class=HTMLResponse)
+    def display_page(orientation: str | None = None) -> HTMLResponse:
+        """The whole hall's display; `?orientation=portrait` for a TV on its side."""
+        return HTMLResponse(page_display.render(config, None, orientation))
+
+    @app.get("/display/{display_id}", include_in_schema=False, response_class=HTMLResponse)
+    def display_id_page(display_id: str, orientation: str | None = None) -> HTMLResponse:
+        """A `[[display]]` of the config: its windows, orientation and languages."""
+        cfg = next((d for d in config.displays if d.id == display_id), None)
+        if cfg is None:
+            return HTMLResponse(page_display.not_found(config, display_id), status_code=404)
+        return HTMLResponse(page_display.render(config, cfg, orientation))
 
     return app
 

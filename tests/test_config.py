@@ -639,3 +639,73 @@ def test_file_in_gbk_is_refused_with_the_line(tmp_path):
     path.write_bytes(HALL.encode("gbk"))
     (issue,) = check_config(path)
     assert issue.line == line_of(HALL, "青浦区") and "UTF-8" in issue.message
+
+
+# --- [[display]]: zone, windows, voice, quiet times -------------------------------------------
+
+DISPLAY = """
+[[display]]
+id = "display-east"
+orientation = "portrait"
+zone = "east-hall"
+windows = ["w01"]
+voice = "clips"
+clips_dir = "/var/lib/yichuang/voice-clips"
+volume = 80
+chime = false
+mute = [["mon-fri", "12:00", "13:30"], ["sat", "11:30", "12:00"]]
+"""
+
+
+def test_a_display_reads_its_zone_windows_voice_and_quiet_times(tmp_path):
+    config = load_config(write(tmp_path, HALL + DISPLAY))
+    (display,) = config.displays
+    assert (display.zone, display.windows, display.voice, display.volume, display.chime) == (
+        "east-hall",
+        ("w01",),
+        "clips",
+        80,
+        False,
+    )
+    assert [(sorted(r.days), r.start, r.end) for r in display.mute] == [
+        ([0, 1, 2, 3, 4], time(12, 0), time(13, 30)),
+        ([5], time(11, 30), time(12, 0)),
+    ]
+    bare = load_config(write(tmp_path, HALL + '\n[[display]]\nid = "display-main"\n')).displays[0]
+    assert (bare.zone, bare.windows, bare.voice, bare.mute, bare.volume) == ("", (), "espeak", (), 100)
+
+
+@pytest.mark.parametrize(
+    ("line", "bad", "path", "message"),
+    [
+        ('windows = ["w01"]', 'windows = ["w01", "w99"]', "display[0].windows[1]", 'unknown window "w99"'),
+        ('voice = "clips"', 'voice = "tts"', "display[0].voice", "must be one of espeak, clips, off"),
+        ("volume = 80", "volume = 120", "display[0].volume", "must be between 0 and 100, got 120"),
+        ('zone = "east-hall"', 'zone = "East Hall"', "display[0].zone", "must be lowercase letters"),
+        (
+            'mute = [["mon-fri", "12:00", "13:30"]',
+            'mute = [["mon-fri", "13:30", "12:00"]',
+            "display[0].mute[0]",
+            "start 13:30 must be before end 12:00",
+        ),
+        (
+            '["sat", "11:30", "12:00"]',
+            '["sat", "11:30"]',
+            "display[0].mute[1]",
+            'must be [days, "HH:MM", "HH:MM"]',
+        ),
+        (
+            '["sat", "11:30", "12:00"]',
+            '["sun-mon", "11:30", "12:00"]',
+            "display[0].mute[1][0]",
+            "runs backwards",
+        ),
+        ("chime = false", "chime = 0", "display[0].chime", "must be true or false"),
+        ("volume = 80", "volum = 80", "display[0].volum", "did you mean 'volume'"),
+    ],
+)
+def test_a_display_mistake_is_reported_on_its_line(tmp_path, line, bad, path, message):
+    text = HALL + DISPLAY.replace(line, bad)
+    issue = only_issue(tmp_path, text)
+    assert issue.path == path and message in issue.message, str(issue)
+    assert issue.line == line_of(text, bad)

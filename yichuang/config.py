@@ -68,6 +68,7 @@ _WINDOW_BOUND_KINDS = frozenset({"caller", "eval_pad", "led_panel"})
 MATERIAL_FORMS = ("original", "copy", "original_and_copy", "electronic")
 LOCKER_SIZES = ("S", "M", "L")
 ORIENTATIONS = ("landscape", "portrait")
+VOICES = ("espeak", "clips", "off")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_GPIO_PIN = 27  # BCM numbering on a Raspberry Pi 40-pin header
 MAX_BUS_ADDRESS = 255  # one address byte on the bus
@@ -608,9 +609,9 @@ def _build(ctx: _Context, data: dict[str, Any]) -> Config | None:
     raw_lockers = _table_array(top, "locker")
     raw_devices = _table_array(top, "device")
     kiosks = [_kiosk(ctx, i, raw) for i, raw in enumerate(raw_kiosks)]
-    displays = [_display(ctx, i, raw) for i, raw in enumerate(raw_displays)]
-    lockers = [_locker(ctx, i, raw) for i, raw in enumerate(raw_lockers)]
     window_ids = {w["id"] for w in raw_windows if isinstance(w.get("id"), str)}
+    displays = [_display(ctx, i, raw, window_ids) for i, raw in enumerate(raw_displays)]
+    lockers = [_locker(ctx, i, raw) for i, raw in enumerate(raw_lockers)]
     locker_ids = {lk["id"] for lk in raw_lockers if isinstance(lk.get("id"), str)}
     devices = [_device(ctx, i, raw, window_ids, locker_ids) for i, raw in enumerate(raw_devices)]
     _check_device_ids(
@@ -719,38 +720,38 @@ def _opening_hours(t: _Table) -> OpeningHours | None:
     return OpeningHours(always=False, rules=tuple(r for r in rules if r))
 
 
-def _opening_rule(t: _Table, i: int, item: Any) -> OpeningRule | None:
+def _opening_rule(t: _Table, i: int, item: Any, key: str = "opening_hours") -> OpeningRule | None:
+    # `key`: the same [days, from, to] shape serves a display's quiet times (`mute`) too
     if not (isinstance(item, list) and len(item) == 3):
-        t.report("opening_hours", f'must be [days, "HH:MM", "HH:MM"], got {_describe(item)}', i)
+        t.report(key, f'must be [days, "HH:MM", "HH:MM"], got {_describe(item)}', i)
         return None
-    days = _weekdays(t, i, item[0])
-    start = _clock(t, i, 1, item[1])
-    end = _clock(t, i, 2, item[2])
+    days = _weekdays(t, i, item[0], key)
+    start = _clock(t, i, 1, item[1], key)
+    end = _clock(t, i, 2, item[2], key)
     if start is not None and end is not None and start >= end:
-        t.report("opening_hours", f"opening time {start:%H:%M} must be before closing time {end:%H:%M}", i)
+        what = ("opening time", "closing time") if key == "opening_hours" else ("start", "end")
+        t.report(key, f"{what[0]} {start:%H:%M} must be before {what[1]} {end:%H:%M}", i)
         return None
     if days is None or start is None or end is None:
         return None
     return OpeningRule(days, start, end)
 
 
-def _weekdays(t: _Table, i: int, value: Any) -> frozenset[int] | None:
+def _weekdays(t: _Table, i: int, value: Any, key: str = "opening_hours") -> frozenset[int] | None:
     usage = "use mon tue wed thu fri sat sun, ranges like mon-fri, lists like mon,wed,fri"
     if not isinstance(value, str):
-        t.report("opening_hours", f'days must be a string such as "mon-fri", got {_describe(value)}', i, 0)
+        t.report(key, f'days must be a string such as "mon-fri", got {_describe(value)}', i, 0)
         return None
     days: set[int] = set()
     for part in value.lower().split(","):
         ends = [p.strip() for p in part.split("-")]
         if len(ends) > 2 or any(end not in WEEKDAYS for end in ends):
-            t.report(
-                "opening_hours", f"unknown days {_quote(part.strip())} in {_quote(value)} ({usage})", i, 0
-            )
+            t.report(key, f"unknown days {_quote(part.strip())} in {_quote(value)} ({usage})", i, 0)
             return None
         first, last = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
         if first > last:
             t.report(
-                "opening_hours",
+                key,
                 f'day range {_quote(part.strip())} runs backwards; split it, e.g. "fri-sun,mon"',
                 i,
                 0,
@@ -760,13 +761,13 @@ def _weekdays(t: _Table, i: int, value: Any) -> frozenset[int] | None:
     return frozenset(days)
 
 
-def _clock(t: _Table, i: int, j: int, value: Any) -> time | None:
+def _clock(t: _Table, i: int, j: int, value: Any, key: str = "opening_hours") -> time | None:
     if isinstance(value, time) and value.second == 0 and value.tzinfo is None:
         return value  # a TOML local time such as 09:00:00 is as good as "09:00"
     match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
     if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
         return time(int(match.group(1)), int(match.group(2)))
-    t.report("opening_hours", f'must be a time "HH:MM" (24-hour, 00:00-23:59), got {_describe(value)}', i, j)
+    t.report(key, f'must be a time "HH:MM" (24-hour, 00:00-23:59), got {_describe(value)}', i, j)
     return None
 
 
@@ -999,13 +1000,51 @@ def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
     return KioskConfig(kiosk_id, location, printer, camera) if t.ok and kiosk_id else None
 
 
-def _display(ctx: _Context, i: int, raw: dict[str, Any]) -> DisplayConfig | None:
-    t = _Table(ctx, raw, ("display", i), ("id", "orientation", "english"))
+def _display(ctx: _Context, i: int, raw: dict[str, Any], windows: set[str]) -> DisplayConfig | None:
+    keys = tuple(f.name for f in dataclasses.fields(DisplayConfig))
+    t = _Table(ctx, raw, ("display", i), keys)
     d = _defaults(DisplayConfig)
     display_id = t.ident("id")
     orientation = t.choice("orientation", ORIENTATIONS, d["orientation"])
     english = t.boolean("english", d["english"])
-    return DisplayConfig(display_id, orientation, english) if t.ok and display_id else None
+    zone = t.string("zone", d["zone"])
+    t.check(
+        "zone",
+        zone == "" or bool(_IDENT.fullmatch(zone)),
+        f"must be lowercase letters, digits, '_' or '-', got {_quote(zone)}",
+    )
+    shown = _display_windows(t, windows)
+    voice = t.choice("voice", VOICES, d["voice"])
+    clips_dir = t.string("clips_dir", d["clips_dir"], nonempty=True)
+    volume = t.integer("volume", d["volume"], minimum=0, maximum=100)
+    chime = t.boolean("chime", d["chime"])
+    mute = _mute_times(t)
+    if not t.ok or display_id is None or volume is None or mute is None:
+        return None
+    return DisplayConfig(display_id, orientation, english, zone, shown, voice, clips_dir, volume, chime, mute)
+
+
+def _display_windows(t: _Table, windows: set[str]) -> tuple[str, ...]:
+    value = t.get("windows", (list,), 'an array of window ids such as ["w01", "w02"]', [])
+    if not isinstance(value, list):
+        return ()
+    for j, item in enumerate(value):
+        if not isinstance(item, str):
+            t.report("windows", f"must be a window id, got {_describe(item)}", j)
+        elif item not in windows:
+            t.report("windows", f"unknown window {_quote(item)}{_did_you_mean(item, windows)}", j)
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def _mute_times(t: _Table) -> tuple[OpeningRule, ...] | None:
+    """`mute = [["mon-fri", "12:00", "13:30"]]`: read like opening hours, and as strictly."""
+    value = t.get("mute", (list,), 'an array such as [["mon-fri", "12:00", "13:30"]]', [])
+    if not isinstance(value, list):
+        return None
+    rules = [_opening_rule(t, j, item, key="mute") for j, item in enumerate(value)]
+    if any(rule is None for rule in rules):
+        return None
+    return tuple(r for r in rules if r)
 
 
 def _locker(ctx: _Context, i: int, raw: dict[str, Any]) -> LockerConfig | None:

@@ -153,9 +153,18 @@ class KioskConfig:
 
 @dataclass(frozen=True)
 class DisplayConfig:
+    """A hall display (`[[display]]`): a screen that shows the calls, and the voice that reads them."""
+
     id: str
     orientation: str = "landscape"  # landscape | portrait
-    english: bool = True
+    english: bool = True  # English beside Chinese on screen, and read after Mandarin
+    zone: str = ""  # the part of the hall it stands in; a zone can be muted as a whole over MQTT
+    windows: tuple[str, ...] = ()  # the windows it shows and announces; empty: every window
+    voice: str = "espeak"  # espeak | clips | off
+    clips_dir: str = "/var/lib/yichuang/voice-clips"  # recorded clips for voice = "clips"
+    volume: int = 100  # percent
+    chime: bool = True  # a chime before each announcement
+    mute: tuple[OpeningRule, ...] = ()  # quiet times (days, from, to), e.g. the lunch break
 
 
 @dataclass(frozen=True)
