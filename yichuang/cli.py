@@ -122,6 +122,76 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT (1920x1080), got {text!r}") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"size {w}x{h} is out of range")
+    return w, h
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from yichuang.config_model import Config
+
+    config = _load(args.config)
+    assert isinstance(config, Config)
+    if args.headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from kiosk.camera import open_camera
+    from kiosk.printer import open_printer
+    from kiosk.voice_prompt import EspeakPrompter, Prompter
+
+    log = logging.getLogger("yichuang")
+    kiosk = next((k for k in config.kiosks if k.id == args.id), None)
+    if kiosk is None:
+        known = ", ".join(k.id for k in config.kiosks) or "none"
+        print(f"{args.config}: no [[kiosk]] with id {args.id!r} (known: {known})", file=sys.stderr)
+        return 1
+    printer_url = kiosk.printer if args.printer is None else args.printer
+    camera_url = kiosk.camera if args.camera is None else args.camera
+    try:
+        printer = open_printer(printer_url) if printer_url else None
+        camera = open_camera(camera_url) if camera_url else None
+    except ValueError as exc:
+        print(f"{args.config}: kiosk {args.id}: {exc}", file=sys.stderr)
+        return 1
+    prompter: Prompter | None = None
+    if not args.mute:
+        try:
+            prompter = EspeakPrompter()
+        except FileNotFoundError as exc:
+            log.warning("event=prompts_off reason=%s", exc)
+    from kiosk.app import KioskApp
+
+    stop = _stop_on_signals()
+    notifier = _notifier()
+    app = KioskApp(config, args.id, printer=printer, camera=camera, prompter=prompter, size=args.size,
+                   fullscreen=args.fullscreen)
+    app.start()
+    notifier.ready()
+    last = [0.0]
+
+    def on_frame() -> None:
+        # the watchdog is fed from the frame loop: a frozen screen is a dead kiosk
+        import time
+
+        if time.monotonic() - last[0] > 5.0:
+            last[0] = time.monotonic()
+            notifier.watchdog()
+
+    try:
+        app.run(stop, on_frame)
+    finally:
+        notifier.stopping()
+        app.stop()
+        if prompter is not None:
+            prompter.close()
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from hw_sim.hall_sim import run_sim
 
@@ -141,6 +211,27 @@ def cmd_sim(args: argparse.Namespace) -> int:
         )
     finally:
         notifier.stopping()
+
+
+def cmd_display(args: argparse.Namespace) -> int:
+    from yichuang.config_model import Config
+
+    config = _load(args.config)
+    assert isinstance(config, Config)
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from displays.app import DisplayApp, UnknownDisplay
+
+    stop = _stop_on_signals()
+    try:
+        app = DisplayApp(config, args.id, windowed=args.windowed, size=args.size, mute=args.mute)
+        app.run(stop, _notifier())
+    except UnknownDisplay as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    except ConnectionError as exc:
+        logging.getLogger("yichuang").error("event=display_failed error=%s", exc)
+        return 1
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -185,11 +276,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bridge.set_defaults(func=cmd_bridge)
 
+    kiosk = sub.add_parser("kiosk", help="a touchscreen kiosk (take a ticket, check in, guide, help)")
+    kiosk.add_argument("-c", "--config", required=True)
+    kiosk.add_argument("--id", required=True, help="the [[kiosk]] id, e.g. kiosk-01")
+    kiosk.add_argument("--size", type=_size, default=(1920, 1080), help="screen size WIDTHxHEIGHT")
+    kiosk.add_argument("--fullscreen", action="store_true", help="take the whole screen, hide the pointer")
+    kiosk.add_argument("--headless", action="store_true", help="no screen at all (SDL dummy driver)")
+    kiosk.add_argument("--printer", help="printer URL overriding the config's (empty: none)")
+    kiosk.add_argument("--camera", help="camera URL overriding the config's (empty: none)")
+    kiosk.add_argument("--mute", action="store_true", help="no spoken prompts in elderly mode")
+    kiosk.set_defaults(func=cmd_kiosk)
+
     sim = sub.add_parser("sim", help="the simulated devices of a config (pty serial lines or socket://)")
     sim.add_argument("-c", "--config", required=True)
     sim.add_argument("--transport", default="pty", choices=["pty", "tcp"])
     sim.add_argument("--write-config", help="write the config with the simulated ports here, for the bridge")
     sim.set_defaults(func=cmd_sim)
+
+    display = sub.add_parser("display", help="the hall display: calls on screen, and the voice reading them")
+    display.add_argument("-c", "--config", required=True)
+    display.add_argument("--id", required=True, help="the [[display]] id in the config")
+    display.add_argument("--windowed", action="store_true", help="a window instead of the whole screen")
+    display.add_argument("--size", type=_size, help="WIDTHxHEIGHT (default: the screen; 1280x720 windowed)")
+    display.add_argument("--mute", action="store_true", help="no voice announcements")
+    display.set_defaults(func=cmd_display)
 
     demo = sub.add_parser("demo", help="a whole simulated hall on loopback, until Ctrl-C")
     demo.add_argument(
