@@ -152,6 +152,7 @@ class KioskState:
     queues: dict[str, QueueInfo] = field(default_factory=dict)
     entered_at: float = 0.0  # when this screen was entered (monotonic seconds)
     touched_at: float = 0.0  # the last touch
+    printed_at: float = 0.0  # when the receipt came out (or failed): the result screen times from it
 
     @property
     def ticketing(self) -> bool:
@@ -264,7 +265,7 @@ class Flow:
     def tick(self, now: float) -> list[Effect]:
         """Time passes: screens time out back to the start."""
         s = self.state
-        since = now - max(s.entered_at, s.touched_at)
+        since = now - max(s.entered_at, s.touched_at, s.printed_at)
         if s.screen in (Screen.ISSUING, Screen.CHECKING_IN) or (s.screen == Screen.HELP and s.pending):
             return []  # the answer (or the app's give-up) moves on from these
         if s.screen == Screen.HOME:
@@ -339,7 +340,7 @@ class Flow:
         s = self.state
         s.printing = False
         s.print_failed = not ok
-        s.touched_at = now  # the result screen's time runs from here
+        s.printed_at = now
         return []
 
     def qr(self, text: str, now: float) -> list[Effect]:

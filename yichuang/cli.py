@@ -235,10 +235,15 @@ def cmd_display(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # windows only where there is a screen to show them on
+    headless = args.headless or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     from yichuang.demo import run_demo
 
     stop = _stop_on_signals()
-    return run_demo(Path(args.config), stop, duration_s=args.duration, speed=args.speed)
+    return run_demo(Path(args.config), stop, duration_s=args.duration, speed=args.speed, headless=headless)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)"
     )
     demo.add_argument("--speed", type=float, default=1.0, help="how fast simulated citizens and clerks act")
+    demo.add_argument("--headless", action="store_true", help="no kiosk or display windows even on a desktop")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -12,19 +12,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import random
+import re
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from firmware_bridge.codecs.ycbus import Key
 from hw_sim.hall_sim import HallSim
+from kiosk.app import KioskApp
 from yichuang.broker_process import free_port, start_mosquitto
 from yichuang.config import load_config
 from yichuang.config_model import BrokerConfig, Config, DatabaseConfig, HttpConfig, OpeningHours
+from yichuang.demo_kiosk import KioskAutopilot
 from yichuang.mqtt_client import Message, MqttClient
 from yichuang.rpc import CommandClient
 
@@ -72,7 +79,30 @@ class Narrator:
             print(f"{at}  {text}", flush=True)
 
 
-def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, speed: float = 1.0) -> int:
+def demo_toml(base_text: str, broker_url: str, db_path: Path, http_port: int) -> str:
+    """`demo_config` as TOML text, for the processes the demo starts (the hall display)."""
+    text = re.sub(
+        r"(?m)^opening_hours = \[\n(?:.*\n)*?\]\n", 'opening_hours = "always"\n', base_text, count=1
+    )
+    text = re.sub(r'(?m)^opening_hours = "[^"]*"', 'opening_hours = "always"', text, count=1)
+    text = re.sub(r'(?m)^url = "mqtt://[^"]*"', f'url = "{broker_url}"', text, count=1)
+    text = re.sub(r'(?m)^url = "(sqlite|postgresql)[^"]*"', f'url = "sqlite:///{db_path}"', text, count=1)
+    text = re.sub(r'(?m)^host = "[^"]*"', 'host = "127.0.0.1"', text, count=1)
+    return re.sub(r"(?m)^port = \d+", f"port = {http_port}", text, count=1)
+
+
+def run_demo(
+    config_path: Path,
+    stop: threading.Event,
+    duration_s: float = 0.0,
+    speed: float = 1.0,
+    headless: bool = True,
+) -> int:
+    """The whole hall until `stop` (or `duration_s`); `headless`: no windows, SDL's dummy driver.
+
+    With a screen, the kiosk opens a window here and the hall display one of its own (a
+    `yichuang display` process); either way the demo's citizens use the kiosk by touch.
+    """
     from queue_server.app import Server
 
     base = load_config(config_path)
@@ -89,22 +119,35 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
     from hw_sim.hall_sim import HallSim, rewritten_config
     from hw_sim.sim_control import SimControl
 
-    sim = HallSim(config, transport="tcp").start()
+    receipts = workdir / "receipts"
+    sim = HallSim(config, transport="tcp", receipts_dir=receipts).start()
     control = SimControl.for_config(sim, config)
     control.start()
-    bridge_config = rewritten_config(config, sim.urls)
+    bridge_config = rewritten_config(config, sim.urls, sim.printer_urls)
     bridges = [
         Bridge(bridge_config, bridge_id, workdir / bridge_id, gpio="mock")
         for bridge_id in sorted({d.bridge for d in config.devices if d.bridge})
     ]
     for bridge in bridges:
         bridge.start()
+    display_proc = _start_display(config, config_path, workdir, broker.url, http_port, headless)
+    kiosk_app, autopilot = _start_kiosk(bridge_config, speed)
     first_window = next(w.id for w in config.windows)
     print(f"Yichuang demo: {config.hall.name} ({config.hall.name_en})")
     print(f"  broker         {broker.url}   (watch: mosquitto_sub -p {broker.port} -t 'yc/#' -v)")
     print(f"  server         {server.public_url}/healthz  {server.public_url}/docs")
     print(f"  clerk console  {server.public_url}/console/{first_window}")
+    print(
+        f"  hall display   {server.public_url}/display"
+        + (f"   (and a window: {config.displays[0].id})" if display_proc and not headless else "")
+    )
     print(f"  database       {workdir / 'hall.db'}")
+    if kiosk_app is not None:
+        where = "headless" if headless else "a window"
+        print(
+            f"  kiosk          {kiosk_app.kiosk.id} ({where}), used by simulated citizens;"
+            f" receipts as PNG in {receipts}"
+        )
     for port, url in sim.urls.items():
         print(f"  device line    {port} simulated at {url}")
     press = '{"key": "call_next"}'
@@ -117,18 +160,61 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
     client.subscribe(f"yc/{hall}/event/#", Narrator(config))
     client.start()
     rpc = CommandClient(client, hall, "demo-actors")
-    actors = HallActors(config, rpc, random.Random(2026), speed, sim)
+    real_kiosk = kiosk_app.kiosk.id if kiosk_app is not None else None
+    actors = HallActors(config, rpc, random.Random(2026), speed, sim, skip_kiosk=real_kiosk)
     watcher = PanelWatcher(sim)
     started = time.monotonic()
+    done = threading.Event()
+
+    def hall_life() -> None:
+        try:
+            actors.open_windows()
+            while not stop.is_set() and not done.is_set():
+                actors.step()
+                watcher.report()
+                stop.wait(max(0.05, 1.0 / speed))
+        except Exception:  # the narration stops; the demo says why and ends
+            log.exception("demo actors failed")
+            done.set()
+
+    actors_thread = threading.Thread(target=hall_life, name="demo-actors", daemon=True)
+    actors_thread.start()
+    if autopilot is not None:
+        autopilot.codes = _appointment_codes(rpc, config, actors)
+    receipts_seen = 0
     try:
-        actors.open_windows()
-        while not stop.is_set():
-            actors.step()
-            watcher.report()
+        # pygame wants the main thread: the kiosk's frames and its citizens run here
+        while not stop.is_set() and not done.is_set():
             if duration_s and time.monotonic() - started >= duration_s:
                 break
-            stop.wait(max(0.05, 1.0 / speed))
+            if kiosk_app is not None and autopilot is not None:
+                kiosk_app.step(wait_s=0.03)
+                autopilot.tick()
+                printer = sim.printers.get(kiosk_app.kiosk.id)
+                if printer is not None and printer.printed > receipts_seen:
+                    for receipt in printer.receipts[receipts_seen - printer.printed :]:
+                        number = next(
+                            (ln for ln in receipt.lines if re.fullmatch(r"[A-Z]\d{3,}", ln.strip())), ""
+                        )
+                        print(
+                            f"          票 receipt {kiosk_app.kiosk.id} {number.strip()} -> "
+                            f"{receipt.png_path}",
+                            flush=True,
+                        )
+                    receipts_seen = printer.printed
+            else:
+                stop.wait(0.2)
     finally:
+        done.set()
+        actors_thread.join(timeout=10)
+        if kiosk_app is not None:
+            kiosk_app.stop()
+        if display_proc is not None:
+            display_proc.terminate()
+            try:
+                display_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                display_proc.kill()
         client.stop()
         for bridge in bridges:
             bridge.stop()
@@ -137,6 +223,76 @@ def run_demo(config_path: Path, stop: threading.Event, duration_s: float = 0.0, 
         server.stop()
         broker.stop()
     return 0
+
+
+def _start_kiosk(config: Config, speed: float) -> tuple[KioskApp | None, KioskAutopilot | None]:
+    """The first kiosk of the hall as the real app, its printer and camera simulated."""
+    if not config.kiosks:
+        return None, None
+    from hw_sim.virtual_camera import VirtualCamera
+    from kiosk.printer import open_printer
+
+    kiosk = config.kiosks[0]
+    camera = VirtualCamera(size=(640, 360), seed=7) if kiosk.camera else None
+    app = KioskApp(
+        config,
+        kiosk.id,
+        printer=open_printer(kiosk.printer) if kiosk.printer else None,
+        camera=camera,
+        size=(1280, 800),
+        client_id="yc-demo-kiosk",
+    )
+    app.start()
+    # a visit every few seconds, taps slow enough to follow on the screen
+    autopilot = KioskAutopilot(
+        app, random.Random(7), camera=camera, every_s=6 / speed, tap_s=0.7 / min(speed, 2)
+    )
+    return app, autopilot
+
+
+def _start_display(
+    config: Config, config_path: Path, workdir: Path, broker_url: str, http_port: int, headless: bool
+) -> subprocess.Popen[bytes] | None:
+    """The hall display as `yichuang display` (its own window: one pygame screen per process)."""
+    if not config.displays:
+        return None
+    path = workdir / "hall.toml"
+    path.write_text(
+        demo_toml(config_path.read_text(encoding="utf-8"), broker_url, workdir / "hall.db", http_port),
+        encoding="utf-8",
+    )
+    env = dict(os.environ)
+    args = [
+        sys.executable,
+        "-m",
+        "yichuang.cli",
+        "--log-level",
+        "error",
+        "display",
+        "-c",
+        str(path),
+        "--id",
+        config.displays[0].id,
+    ]
+    if headless:
+        env["SDL_VIDEODRIVER"] = "dummy"
+        env["SDL_AUDIODRIVER"] = "dummy"
+        args += ["--mute", "--size", "1920x1080"]
+    else:
+        args += ["--windowed"]
+    return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
+
+
+def _appointment_codes(rpc: CommandClient, config: Config, actors: HallActors) -> Iterator[str]:
+    """Appointments made on the fly for the kiosk's citizens who check in by QR."""
+    tz = ZoneInfo(config.hall.timezone)
+    while True:
+        actors.appointments += 1
+        code = f"Q{actors.appointments:05d}"
+        slot = datetime.now(tz) - timedelta(minutes=5)
+        service = actors.rng.choice(actors.services)
+        rpc.request("appointment/create", {"code": code, "service": service, "slot_at": slot.isoformat()})
+        yield code
 
 
 class PanelWatcher:
@@ -158,7 +314,13 @@ class HallActors:
     """Simulated citizens at kiosks and clerks at the comprehensive and instant windows."""
 
     def __init__(
-        self, config: Config, rpc: CommandClient, rng: random.Random, speed: float, sim: HallSim | None = None
+        self,
+        config: Config,
+        rpc: CommandClient,
+        rng: random.Random,
+        speed: float,
+        sim: HallSim | None = None,
+        skip_kiosk: str | None = None,
     ) -> None:
         self.config = config
         self.sim = sim
@@ -178,7 +340,8 @@ class HallActors:
         self.speed = speed
         self.tz = ZoneInfo(config.hall.timezone)
         self.windows = [w for w in config.windows if w.kind.value in ("comprehensive", "instant")][:6]
-        self.kiosks = [k.id for k in config.kiosks] or ["kiosk-01"]
+        # the kiosk the real app runs is used by touch (KioskAutopilot), not over MQTT
+        self.kiosks = [k.id for k in config.kiosks if k.id != skip_kiosk] or [skip_kiosk or "kiosk-01"]
         self.services = sorted({s for w in self.windows for s in w.services})
         self.appointments = 0
 

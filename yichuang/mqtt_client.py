@@ -168,6 +168,20 @@ class _BufferedClient(paho.Client):
         return super().want_write() or (isinstance(sock, _BufferedSocket) and sock.has_output())
 
 
+def _drop_not_connected(record: logging.LogRecord) -> bool:
+    """paho logs at ERROR when its loop runs once more after the socket closed (on every stop
+    and between reconnects); our own log already says when a connection is lost or stopped."""
+    return not (
+        record.levelno == logging.ERROR
+        and str(record.msg).startswith("Client is not connected")
+        and not _PAHO_LOG.isEnabledFor(logging.DEBUG)
+    )
+
+
+_PAHO_LOG = logging.getLogger(f"{__name__}.paho")
+_PAHO_LOG.addFilter(_drop_not_connected)
+
+
 class MqttClient:
     """A connected MQTT session for one process, acting as device `device` of hall `hall`.
 
@@ -237,7 +251,7 @@ class MqttClient:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
-        self._client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        self._client.enable_logger(_PAHO_LOG)
 
         self.subscribe(HA_STATUS_TOPIC, self._on_ha_status, qos=1)
 
