@@ -73,6 +73,11 @@ class TicketPrinter(ABC):
     def close(self) -> None:
         """Release the port or connection (the next call opens it again)."""
 
+    @property
+    def reports_status(self) -> bool:
+        """Whether `paper()` can answer at all: for such a printer `unknown` means it is not answering."""
+        return True
+
     @abstractmethod
     def describe(self) -> str:
         """Which printer this is, for logs and telemetry, e.g. ``tcp://10.20.0.31:9100 (network)``."""
@@ -201,6 +206,10 @@ class EscposPrinter(TicketPrinter):
             if not self.keep_open:
                 self._drop()
         log.info("printer job sent printer=%s bytes=%d", self._description, len(data))
+
+    @property
+    def reports_status(self) -> bool:
+        return self.readable
 
     def paper(self) -> PaperStatus:
         """See `TicketPrinter.paper`: `DLE EOT 4`, one byte back within `timeout`."""

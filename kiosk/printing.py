@@ -98,10 +98,9 @@ class PrinterService:
             self._on_paper(status)
 
     def _poll(self) -> None:
-        try:
-            status = self.printer.paper()
-        except PrinterError as exc:
-            log.warning("printer status failed: %s", exc)
+        status = self.printer.paper()
+        if status == PaperStatus.UNKNOWN and self.printer.reports_status:
+            # a printer that can report but did not: switched off, unplugged or jammed
             self._set_paper("offline")
             return
         self._set_paper(status.value if isinstance(status, PaperStatus) else str(status))

@@ -120,6 +120,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Out of paper: ticketing paused and staff notified. Please use another kiosk",
     ),
     "paper_low": ("打印纸即将用完", "Paper low"),
+    "printer_offline": (
+        "打印机暂不可用，号码将显示在屏幕上",
+        "Printer unavailable: your number is shown on screen",
+    ),
     "retry_later": ("请稍后再试", "Please try again shortly"),
 }
 

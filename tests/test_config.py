@@ -709,3 +709,19 @@ def test_a_display_mistake_is_reported_on_its_line(tmp_path, line, bad, path, me
     issue = only_issue(tmp_path, text)
     assert issue.path == path and message in issue.message, str(issue)
     assert issue.line == line_of(text, bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "what"),
+    [
+        ("printer", "lpt1", "must be a URL usb://VID:PID"),
+        ("printer", "http://10.0.0.5:9100", "must be a URL usb://VID:PID"),
+        ("camera", "webcam", "must be /dev/videoN"),
+    ],
+)
+def test_kiosk_printer_and_camera_urls_are_checked(tmp_path, key, value, what):
+    text = HALL + f'\n[[kiosk]]\nid = "kiosk-09"\n{key} = "{value}"\n'
+    issue = only_issue(tmp_path, text)
+    assert issue.path == f"kiosk[1].{key}"
+    assert issue.line == line_of(text, f'{key} = "{value}"')
+    assert issue.message.startswith(what)

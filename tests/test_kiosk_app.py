@@ -173,6 +173,22 @@ def test_server_down_the_kiosk_says_so_and_recovers(hall: Hall, kiosk: KioskApp)
     assert kiosk.flow.state.ticket is not None
 
 
+def test_broker_down_the_kiosk_says_so_and_recovers(
+    hall: Hall, kiosk: KioskApp, broker: BrokerProcess
+) -> None:
+    broker.stop()
+    try:
+        kiosk.wait_for(lambda: not kiosk.flow.state.link_ok, 10)
+        take = kiosk.find("take")
+        assert take is not None and not take.enabled
+    finally:
+        broker.start()
+    # the server republishes its retained `online` on reconnect; the kiosk follows by itself
+    kiosk.wait_for(lambda: kiosk.flow.state.link_ok, 30)
+    _take_ticket(kiosk)
+    assert kiosk.flow.state.ticket is not None
+
+
 def test_paper_out_stops_ticketing_with_an_alarm_and_recovers(
     hall: Hall, kiosk: KioskApp, mqtt_probe: MqttProbe
 ) -> None:
@@ -208,6 +224,8 @@ def test_printer_failure_keeps_the_number_on_screen(
     assert any("未能打印" in t for t in texts)
     assert any(type(w).__name__ == "Qr" for w in kiosk.widgets)  # and the status page by QR
     mqtt_probe.wait_for(f"{root}/event/alarm", lambda m: m.json()["kind"] == "print_failed")
+    mqtt_probe.wait_for(f"{root}/event/alarm", lambda m: m.json()["kind"] == "printer_offline")
+    kiosk.wait_for(lambda: kiosk.flow.state.paper == "offline", 5)
 
 
 def test_help_button_raises_a_help_request(hall: Hall, kiosk: KioskApp, mqtt_probe: MqttProbe) -> None:
@@ -316,6 +334,7 @@ def _compare(surface_path: Path, name: str) -> None:
     [
         ("home", "zh", False, (1920, 1080)),
         ("home", "en", False, (1280, 800)),
+        ("home", "zh", True, (1920, 1080)),
         ("services", "zh", False, (1920, 1080)),
         ("services", "en", True, (1280, 800)),
         ("guide", "zh", False, (1920, 1080)),

@@ -985,6 +985,10 @@ def _ratios(
     return tuple((s, value[s]) for s in services if s in value)
 
 
+_PRINTER_SCHEMES = ("usb", "serial", "tcp", "file")
+_CAMERA_URL = re.compile(r"/dev/video\d+|/dev/v4l/by-(?:id|path)/\S+|v4l2:\d+|sim:(?:\?\S*)?")
+
+
 def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
     t = _Table(ctx, raw, ("kiosk", i), ("id", "location", "printer", "camera"))
     d = _defaults(KioskConfig)
@@ -993,10 +997,16 @@ def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
     printer = t.string("printer", d["printer"])
     t.check(
         "printer",
-        printer == "" or "://" in printer,
-        f'must be a URL such as "usb://0416:5011" or "tcp://10.0.0.5:9100", got {_quote(printer)}',
+        printer == "" or ("://" in printer and printer.split("://", 1)[0].lower() in _PRINTER_SCHEMES),
+        'must be a URL usb://VID:PID, serial:///dev/ttyUSB0, tcp://host:9100 or file:///path, '
+        f"got {_quote(printer)}",
     )
     camera = t.string("camera", d["camera"])
+    t.check(
+        "camera",
+        camera == "" or bool(_CAMERA_URL.fullmatch(camera)),
+        f"must be /dev/videoN, /dev/v4l/by-id/…, v4l2:N or sim:[?…], got {_quote(camera)}",
+    )
     return KioskConfig(kiosk_id, location, printer, camera) if t.ok and kiosk_id else None
 
 

@@ -211,6 +211,8 @@ def _footer(out: list[Widget], p: _Page, s: KioskState, c: Context) -> None:
         note, colour = t("unavailable_short", lang), "error"
     elif s.paper == "low":
         note, colour = t("paper_low", lang), "accent"
+    elif s.paper == "offline":
+        note, colour = t("printer_offline", lang), "error"
     else:
         note, colour = "", "muted"
     if note:
