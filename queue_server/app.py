@@ -100,14 +100,18 @@ class Server:
         import uvicorn
 
         from queue_server.http_api import create_app
+        from queue_server.store.attachments import AttachmentStore
 
         assert self.worker is not None
+        attachments = AttachmentStore(self.store.engine, self.config.hall.id)
+        attachments.prune(self.clock())
         app = create_app(
             self.config,
             self.worker,
             health=self.health,
             metrics=self.render_metrics,
             public_url=self.public_url,
+            attachments=attachments,
         )
         server = uvicorn.Server(
             uvicorn.Config(

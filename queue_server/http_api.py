@@ -49,7 +49,7 @@ from statistics import fmean
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Body, FastAPI, Header, Path, Request
+from fastapi import Body, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,6 +61,7 @@ from queue_server import commands, page_console, page_display, page_ticket
 from queue_server.domain.hall import Hall
 from queue_server.domain.model import WAITING_STATES, Ticket, TicketStatus
 from queue_server.store import tables
+from queue_server.store.attachments import MAX_BYTES, MIME_TYPES, AttachmentStore, sniff_mime
 from queue_server.worker import Worker
 from yichuang.config_model import Config
 
@@ -82,9 +83,12 @@ STATUS_BY_CODE: dict[str, int] = {
             "unknown_command",
             "wrong_code",
             "not_found",
+            "unknown_attachment",
         ),
         404,
     ),
+    "too_large": 413,
+    "unsupported_media_type": 415,
     "method_not_allowed": 405,
     **dict.fromkeys(
         (
@@ -291,6 +295,16 @@ class Words(BaseModel):
     en: str
 
 
+class AttachmentOut(Out):
+    id: str
+    ticket: str
+    mime: str
+    material: str | None
+    size: int
+    sha256: str
+    created_at: str
+
+
 class TicketView(BaseModel):
     ticket: TicketOut
     ahead: int = Field(description="tickets the hall will call before this one; 0 once called")
@@ -375,6 +389,10 @@ IdempotencyKey = Annotated[
 ]
 WindowId = Annotated[str, Path(max_length=64, description="window id, e.g. w03")]
 Token = Annotated[str, Path(max_length=128, description="the secret token of the ticket's status page")]
+Material = Annotated[
+    str | None,
+    Query(max_length=64, description="which material of the service's list this is, e.g. 身份证"),
+]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -591,6 +609,7 @@ def create_app(
     health: Callable[[], dict[str, bool]],
     metrics: Callable[[], tuple[bytes, str]],
     public_url: str,
+    attachments: AttachmentStore | None = None,
 ) -> FastAPI:
     """The HTTP API and pages of one hall's server, on top of a started `Worker`.
 
@@ -611,6 +630,7 @@ def create_app(
             {"name": "tickets", "description": "taking, following and cancelling a ticket"},
             {"name": "appointments", "description": "booked appointments and kiosk check-in"},
             {"name": "help", "description": "help requests from kiosks (帮办)"},
+            {"name": "attachments", "description": "scanned documents attached to a ticket"},
             {"name": "stats", "description": "today's figures"},
             {"name": "live", "description": "server-sent events of state changes"},
             {"name": "operations", "description": "health and metrics"},
@@ -778,6 +798,104 @@ def create_app(
         if not 8 <= len(token) <= 64:
             raise ApiError("unknown_ticket", "no ticket with this token")
         return run("ticket/cancel", {"token": token}, key=idempotency_key)
+
+    # ----------------------------------------------------------------- attachments
+
+    def store_of_attachments() -> AttachmentStore:
+        if attachments is None:
+            raise ApiError("not_found", "this server keeps no attachments")
+        return attachments
+
+    def ticket_of_token(token: str) -> tuple[int, str]:
+        def look(hall: Hall) -> tuple[int, str] | None:
+            ticket = hall.by_token.get(token)
+            return (ticket.id, ticket.no) if ticket is not None else None
+
+        found = read(look) if 8 <= len(token) <= 64 else None
+        if found is None:
+            raise ApiError("unknown_ticket", "no ticket with this token")
+        return found
+
+    def ticket_at_window(window: str) -> tuple[int, str]:
+        if window not in window_ids:
+            raise ApiError("unknown_window", f"no window {window!r} in this hall")
+
+        def look(hall: Hall) -> tuple[int, str] | None:
+            current = hall.windows[window].ticket_id
+            ticket = hall.tickets.get(current) if current is not None else None
+            return (ticket.id, ticket.no) if ticket is not None else None
+
+        found = read(look)
+        if found is None:
+            raise ApiError("no_ticket", f"window {window} has no current ticket")
+        return found
+
+    @app.post(
+        f"{API}/tickets/{{token}}/attachments",
+        tags=["attachments"],
+        status_code=201,
+        response_model=AttachmentOut,
+        responses={200: {"model": AttachmentOut}, **_errors(404, 413, 415, 503)},
+    )
+    async def add_attachment(token: Token, request: Request, material: Material = None) -> Response:
+        """Attach a scanned page (JPEG/PNG) or a batch (PDF) to a ticket, by its token.
+
+        The body is the file itself. The same bytes sent again (a retried upload) are the same
+        attachment (200 instead of 201). Shown to the clerk serving the ticket; kept 30 days.
+        """
+        store = store_of_attachments()
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_BYTES:
+                raise ApiError("too_large", f"an attachment may be at most {MAX_BYTES // 2**20} MiB")
+        mime = sniff_mime(bytes(data))
+        if mime is None:
+            raise ApiError("unsupported_media_type", "send a JPEG, PNG or PDF file as the body")
+        ticket_id, ticket_no = await asyncio.to_thread(ticket_of_token, token)
+        now = datetime.now(tz)
+        attachment, created = await asyncio.to_thread(
+            store.add, ticket_id, ticket_no, bytes(data), mime, material, now
+        )
+        log.info("attachment stored ticket=%s mime=%s size=%d new=%s", ticket_no, mime, len(data), created)
+        return JSONResponse(attachment.public(), status_code=201 if created else 200)
+
+    @app.get(
+        f"{API}/tickets/{{token}}/attachments",
+        tags=["attachments"],
+        response_model=list[AttachmentOut],
+        responses=_errors(404),
+    )
+    def ticket_attachments(token: Token) -> list[dict[str, object]]:
+        """What a ticket has attached (without the bytes)."""
+        ticket_id, _ = ticket_of_token(token)
+        return [a.public() for a in store_of_attachments().of_ticket(ticket_id)]
+
+    @app.get(
+        f"{API}/windows/{{window}}/attachments",
+        tags=["attachments"],
+        response_model=list[AttachmentOut],
+        responses=_errors(404, 409),
+    )
+    def window_attachments(window: str) -> list[dict[str, object]]:
+        """The documents of the ticket a window is calling or serving, for its clerk."""
+        ticket_id, _ = ticket_at_window(window)
+        return [a.public() for a in store_of_attachments().of_ticket(ticket_id)]
+
+    @app.get(
+        f"{API}/windows/{{window}}/attachments/{{attachment_id}}",
+        tags=["attachments"],
+        response_class=Response,
+        responses={200: {"content": {m: {} for m in MIME_TYPES}}, **_errors(404, 409)},
+    )
+    def window_attachment(window: str, attachment_id: str) -> Response:
+        """One document of the window's current ticket; another ticket's documents are not found."""
+        ticket_id, _ = ticket_at_window(window)
+        found = store_of_attachments().get(ticket_id, attachment_id[:64])
+        if found is None:
+            raise ApiError("unknown_attachment", "no such attachment for this window's ticket")
+        meta, data = found
+        return Response(data, media_type=meta.mime, headers={"Cache-Control": "no-store"})
 
     # ----------------------------------------------------------------- window actions
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -144,4 +145,25 @@ requests = Table(
     Column("topic", String(200), nullable=False),
     Column("reply", Text, nullable=False),
     Column("at", AwareDateTime, nullable=False),
+)
+
+
+# Scanned documents (JPEG pages, PDF batches) a citizen attached to a ticket at a kiosk or a
+# window's document camera. Written by the HTTP API directly, not through the hall's worker:
+# they are not queue state, and megabytes must not sit in the command path. A repeated upload
+# of the same bytes for the same ticket is the same attachment.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("ticket_id", Integer, nullable=False),
+    Column("ticket_no", String(16), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("mime", String(32), nullable=False),
+    Column("material", String(64)),
+    Column("size", Integer, nullable=False),
+    Column("created_at", AwareDateTime, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("hall", "ticket_id", "sha256", name="attachments_once"),
 )
