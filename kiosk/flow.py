@@ -23,6 +23,7 @@ from kiosk.texts import t
 
 __all__ = [
     "CheckIn",
+    "DiscardScans",
     "Effect",
     "Flow",
     "IssueTicket",
@@ -33,6 +34,8 @@ __all__ = [
     "Say",
     "Screen",
     "ShownTicket",
+    "StartScan",
+    "UploadScans",
 ]
 
 PHONE = re.compile(r"^1\d{10}$")
@@ -53,6 +56,8 @@ class Screen(StrEnum):
     CHECKING_IN = "checking_in"
     HELP = "help"
     MESSAGE = "message"
+    SCAN = "scan"  # the document camera, after the ticket: materials captured and sent to the window
+    UPLOADING = "uploading"
 
 
 class Purpose(StrEnum):
@@ -90,6 +95,25 @@ class PrintTicket:
 
 
 @dataclass(frozen=True)
+class StartScan:
+    """Turn the document pipeline on (captures go to memory only)."""
+
+
+@dataclass(frozen=True)
+class DiscardScans:
+    """Forget every captured page: the citizen left the scan screen without sending."""
+
+
+@dataclass(frozen=True)
+class UploadScans:
+    """Send the captured pages to the server, attached to the ticket; then forget them."""
+
+    request_id: str
+    status_url: str
+    materials: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Say:
     """A voice prompt (elderly mode)."""
 
@@ -97,7 +121,7 @@ class Say:
     language: str
 
 
-Effect = IssueTicket | CheckIn | RequestHelp | PrintTicket | Say
+Effect = IssueTicket | CheckIn | RequestHelp | PrintTicket | Say | StartScan | DiscardScans | UploadScans
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -150,6 +174,10 @@ class KioskState:
     printer: bool = True  # a printer is configured
     camera: bool = False
     queues: dict[str, QueueInfo] = field(default_factory=dict)
+    scan_guidance: str = "nothing_found"  # what the document camera tells the citizen now
+    scan_pages: int = 0  # pages captured on this visit, not yet sent
+    scan_ticked: frozenset[int] = frozenset()  # the materials (by index) the citizen ticked off
+    scan_sent: int | None = None  # pages the server took on the last upload
     entered_at: float = 0.0  # when this screen was entered (monotonic seconds)
     touched_at: float = 0.0  # the last touch
     printed_at: float = 0.0  # when the receipt came out (or failed): the result screen times from it
@@ -246,7 +274,11 @@ class Flow:
         s.message = s.code_error = None
         s.phone_error = s.print_failed = s.printing = False
         s.area = s.page = 0
-        return self._go(Screen.HOME, now)
+        effects: list[Effect] = [DiscardScans()] if s.scan_pages else []
+        s.scan_pages = 0
+        s.scan_ticked = frozenset()
+        s.scan_sent = None
+        return effects + self._go(Screen.HOME, now)
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -266,7 +298,9 @@ class Flow:
         """Time passes: screens time out back to the start."""
         s = self.state
         since = now - max(s.entered_at, s.touched_at, s.printed_at)
-        if s.screen in (Screen.ISSUING, Screen.CHECKING_IN) or (s.screen == Screen.HELP and s.pending):
+        if s.screen in (Screen.ISSUING, Screen.CHECKING_IN, Screen.UPLOADING) or (
+            s.screen == Screen.HELP and s.pending
+        ):
             return []  # the answer (or the app's give-up) moves on from these
         if s.screen == Screen.HOME:
             # an idle start screen left in English or large text goes back for the next citizen
@@ -326,12 +360,21 @@ class Flow:
                     return self._go(Screen.CHECKIN, now, code="", code_error=code)
                 return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.HOME)
             return self._issued(result, now)
+        if s.screen == Screen.UPLOADING:
+            if not ok:
+                s.scan_pages = 0
+                failed = self._go(Screen.MESSAGE, now, message="upload_failed", message_back=Screen.TICKET)
+                return [DiscardScans(), *failed]
+            s.scan_sent = int(result.get("pages") or s.scan_pages)
+            s.scan_pages = 0
+            s.scan_ticked = frozenset()
+            return self._go(Screen.TICKET, now)
         if s.screen == Screen.HELP:
             if not ok:
                 return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.HOME)
             effects: list[Effect] = []
             if s.elderly:
-                    effects.append(Say(t("help_sent", s.language), s.language))
+                effects.append(Say(t("help_sent", s.language), s.language))
             return effects
         return []
 
@@ -341,6 +384,17 @@ class Flow:
         s.printing = False
         s.print_failed = not ok
         s.printed_at = now
+        return []
+
+    def scan(self, guidance: str, pages: int, now: float) -> list[Effect]:
+        """The document pipeline's guidance for the current frame and the pages captured so far."""
+        s = self.state
+        if s.screen != Screen.SCAN:
+            return []
+        if pages > s.scan_pages:
+            s.touched_at = now  # a captured page is the citizen at work: no time-out meanwhile
+        s.scan_guidance = guidance
+        s.scan_pages = pages
         return []
 
     def qr(self, text: str, now: float) -> list[Effect]:
@@ -497,8 +551,14 @@ class Flow:
             return self._go(Screen.SERVICES, now, page=0)
         if s.screen == Screen.PHONE:
             return self._go(Screen.SERVICE, now, phone="", phone_error=False)
+        if s.screen == Screen.SCAN:
+            effects = [DiscardScans()] if s.scan_pages else []
+            s.scan_pages = 0
+            return effects + self._go(Screen.TICKET, now)
         if s.screen == Screen.MESSAGE:
             back = s.message_back if (s.message_back != Screen.SERVICE or s.service) else Screen.HOME
+            if back == Screen.TICKET and s.ticket is None:
+                back = Screen.HOME
             if back == Screen.HOME:
                 return self._reset(now)
             return self._go(back, now, message=None)
@@ -540,7 +600,9 @@ class Flow:
             return []
         if not s.ticketing:
             return self._go(
-                Screen.MESSAGE, now, message="link_down" if not s.link_ok else "paper_out",
+                Screen.MESSAGE,
+                now,
+                message="link_down" if not s.link_ok else "paper_out",
                 message_back=Screen.HOME,
             )
         priority = "green" if s.purpose == Purpose.GREEN else "normal"
@@ -578,6 +640,33 @@ class Flow:
             return self._go(Screen.MESSAGE, now, message="link_down", message_back=Screen.HOME)
         request = RequestHelp(self._id("help"), "帮办")
         effects = self._go(Screen.HELP, now, pending=request.request_id)
+        return [request, *effects]
+
+    def _on_scan(self, arg: Any, now: float) -> list[Effect]:
+        """From the result screen to the document camera, to send the materials ahead."""
+        s = self.state
+        if s.ticket is None or not s.camera or not s.ticket.status_url or s.printing:
+            return []
+        effects = self._go(Screen.SCAN, now, scan_guidance="nothing_found", scan_pages=0, scan_sent=None)
+        return [StartScan(), *effects]
+
+    def _on_tick(self, arg: Any, now: float) -> list[Effect]:
+        """Tick a material of the service's list off (or on again)."""
+        s = self.state
+        index = int(arg)
+        s.scan_ticked = s.scan_ticked ^ {index}
+        return []
+
+    def _on_send(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen != Screen.SCAN or s.scan_pages == 0 or s.ticket is None or s.pending is not None:
+            return []
+        service = next((x for x in self.catalogue.services if x.id == s.ticket.service), None)
+        names = tuple(
+            service.materials[i].name for i in sorted(s.scan_ticked) if service and i < len(service.materials)
+        )
+        request = UploadScans(self._id("upload"), s.ticket.status_url, names)
+        effects = self._go(Screen.UPLOADING, now, pending=request.request_id)
         return [request, *effects]
 
     def _on_done(self, arg: Any, now: float) -> list[Effect]:

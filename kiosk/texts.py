@@ -106,6 +106,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     "checking_in": ("正在签到…", "Checking in…"),
     "camera_off": ("摄像头不可用，请输入预约码", "Camera unavailable: please type the code"),
     "qr_seen": ("已识别二维码", "QR code read"),
+    # scanning materials
+    "scan": ("扫描材料", "Scan documents"),
+    "scan_sub": ("先传给窗口，办理更快", "Send them ahead to the window"),
+    "scan_title": (
+        "请将材料平放在摄像头下，一次一页",
+        "Lay each document flat under the camera, one page at a time",
+    ),
+    "scan_checklist": ("本事项所需材料（点按勾选）", "Documents for this service (tap to tick)"),
+    "scan_pages": ("已拍 {n} 页", "{n} pages captured"),
+    "scan_send": ("完成，发送 {n} 页", "Done: send {n} pages"),
+    "scan_sent": ("已将 {n} 页材料发送到窗口", "{n} pages sent to the window"),
+    "uploading": ("正在发送材料…", "Sending your documents…"),
+    "guide_nothing_found": ("请放入一页材料", "Place a page under the camera"),
+    "guide_move_closer": ("请将材料放在取景框中间", "Move the page to the middle"),
+    "guide_too_dark": ("光线太暗", "Too dark"),
+    "guide_hold_still": ("请保持不动", "Hold still"),
+    "guide_blurry": ("画面模糊，请保持不动", "Blurred: hold still"),
+    "guide_capturing": ("正在拍摄…", "Capturing…"),
+    "guide_captured": ("已拍下，请换下一页", "Captured: next page please"),
+    "guide_remove_page": ("已拍下，请换下一页", "Captured: next page please"),
     # help
     "help_sending": ("正在呼叫工作人员…", "Calling a staff member…"),
     "help_sent": ("已通知工作人员，请在此稍候", "A staff member is on the way; please wait here"),
@@ -128,6 +148,10 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 ERRORS: dict[str, tuple[str, str]] = {
+    "upload_failed": (
+        "材料未能发送，请到窗口时出示原件",
+        "The documents could not be sent; please show them at the window",
+    ),
     "hall_closed": ("现在不是办公时间，无法取号", "The hall is closed now"),
     "wrong_code": ("预约码不正确，请核对后重新输入", "That code is not right; please check it"),
     "locked_out": (

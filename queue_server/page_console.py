@@ -180,6 +180,7 @@ function renderWindow(){
   Object.keys(en).forEach(function(n){var b=document.querySelector('[data-act="'+n+'"]');if(b){b.disabled=!en[n]}});
   $('pause-line').classList.toggle('hidden',!open);
   renderParked(); tick();
+  if((state.ticket||null)!==docsFor){loadDocs()}
 }
 function renderQueues(){
   var ul=$('queues'); ul.innerHTML='';
@@ -218,6 +219,25 @@ function renderHelp(){
     li.appendChild(b); ul.appendChild(li);
   });
 }
+var docsFor;  // undefined until the first render, so that one loads the list
+function loadDocs(){
+  var ul=$('docs'); docsFor=state.ticket||null;
+  if(!docsFor){ul.innerHTML='<li class="empty">没有当前号 · No current ticket</li>';return}
+  fetch('/api/v1/windows/'+encodeURIComponent(W)+'/attachments',{cache:'no-store'})
+    .then(function(r){return r.ok?r.json():[]}).then(function(list){
+      ul.innerHTML='';
+      if(!list.length){ul.innerHTML='<li class="empty">群众未扫描材料 · No scanned documents</li>';return}
+      list.forEach(function(a,i){
+        var li=document.createElement('li'), link=document.createElement('a');
+        link.href='/api/v1/windows/'+encodeURIComponent(W)+'/attachments/'+encodeURIComponent(a.id);
+        link.target='_blank'; link.rel='noopener';
+        link.textContent=(a.mime==='application/pdf'?'PDF ':'第 '+(i+1)+' 页 Page ')+(a.material?'· '+a.material:'');
+        li.appendChild(link);
+        var size=document.createElement('span'); size.className='muted';
+        size.textContent=Math.round(a.size/1024)+' KB'; li.appendChild(size); ul.appendChild(li);
+      });
+    },function(){});
+}
 function loadHelp(){
   fetch('/api/v1/help',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]})
     .then(function(list){help=list;renderHelp()},function(){});
@@ -233,6 +253,8 @@ function onState(m){
   else if(m.topic.indexOf('state/queue/')===0){queues[m.payload.service]=m.payload;renderQueues()}
 }
 function connect(){
+  // documents may be scanned while the citizen is already at the window
+  setInterval(function(){if(state.ticket){loadDocs()}},15000);
   if(!window.EventSource){setInterval(function(){refresh();loadHelp()},3000);return}
   var es=new EventSource('/api/v1/events');
   es.addEventListener('open',function(){$('live').className='live';$('live').textContent='实时 Live';loadHelp()});
@@ -369,6 +391,7 @@ def render(config: Config, window: WindowConfig, state: dict[str, object]) -> st
     <section class="card"><h2>等候人数<small>Waiting</small></h2><ul id="queues" class="list"></ul></section>
     <section class="card"><h2>挂起的号<small>On hold</small></h2><ul id="parked" class="list"></ul></section>
     <section class="card"><h2>取号机求助<small>Help requests</small></h2><ul id="help" class="list help"></ul></section>
+    <section class="card"><h2>扫描材料<small>Scanned documents</small></h2><ul id="docs" class="list"></ul></section>
   </aside>
 </main>
 <script type="application/json" id="console-data">{_json_for_script(data)}</script>

@@ -9,6 +9,7 @@ import pytest
 from kiosk.catalogue import Catalogue
 from kiosk.flow import (
     CheckIn,
+    DiscardScans,
     Flow,
     IssueTicket,
     PrintTicket,
@@ -16,6 +17,8 @@ from kiosk.flow import (
     RequestHelp,
     Say,
     Screen,
+    StartScan,
+    UploadScans,
     appointment_code,
     mask_phone,
 )
@@ -329,3 +332,66 @@ def test_guide_marks_key_and_non_key_materials() -> None:
     assert all("必交" in text for k, text in lines if k == "key")
     english = guide_lines(service, "en")
     assert any("May follow later" in text for _, text in english)
+
+
+def _with_camera_ticket() -> Citizen:
+    c = Citizen()
+    c.flow.state.camera = True
+    c.tap("take")
+    c.tap("service", "realestate")
+    c.tap("issue")
+    c.answer()
+    c.flow.printed(True, c.now)
+    return c
+
+
+def test_documents_are_scanned_after_the_ticket_and_sent_to_the_window() -> None:
+    c = _with_camera_ticket()
+    effects = c.tap("scan")
+    assert any(isinstance(e, StartScan) for e in effects) and c.state.screen == Screen.SCAN
+    assert c.tap("send") == []  # nothing captured yet: nothing to send
+    c.flow.scan("hold_still", 0, c.now + 0.5)
+    c.flow.scan("captured", 1, c.now + 1.0)
+    c.tap("tick", 0)
+    c.tap("tick", 1)
+    c.tap("tick", 1)  # ticked off again
+    effects = c.tap("send")
+    upload = next(e for e in effects if isinstance(e, UploadScans))
+    service = next(s for s in CONFIG.services if s.id == "realestate")
+    assert upload.materials == (service.materials[0].name,)
+    assert upload.status_url == "http://hall.example/t/tok12345"
+    assert c.state.screen == Screen.UPLOADING
+    c.now += 1
+    c.flow.reply(upload.request_id, {"ok": True, "result": {"pages": 1}}, c.now)
+    assert c.state.screen == Screen.TICKET and c.state.scan_sent == 1 and c.state.scan_pages == 0
+
+
+def test_leaving_the_scan_screen_forgets_the_pages() -> None:
+    c = _with_camera_ticket()
+    c.tap("scan")
+    c.flow.scan("captured", 2, c.now + 0.5)
+    effects = c.tap("back")
+    assert any(isinstance(e, DiscardScans) for e in effects)
+    assert c.state.screen == Screen.TICKET and c.state.scan_pages == 0
+
+
+def test_a_failed_upload_tells_the_citizen_and_keeps_nothing() -> None:
+    c = _with_camera_ticket()
+    c.tap("scan")
+    c.flow.scan("captured", 1, c.now + 0.5)
+    upload = next(e for e in c.tap("send") if isinstance(e, UploadScans))
+    effects = c.flow.reply(upload.request_id, {"ok": False, "error": {"code": "upload_failed"}}, c.now + 1)
+    assert any(isinstance(e, DiscardScans) for e in effects)
+    assert c.state.screen == Screen.MESSAGE and c.state.message == "upload_failed"
+    c.tap("back", after=2)
+    assert c.state.screen == Screen.TICKET
+
+
+def test_no_scan_button_without_a_camera() -> None:
+    c = Citizen()
+    c.tap("take")
+    c.tap("service", "realestate")
+    c.tap("issue")
+    c.answer()
+    c.flow.printed(True, c.now)
+    assert c.tap("scan") == [] and c.state.screen == Screen.TICKET

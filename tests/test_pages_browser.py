@@ -23,6 +23,7 @@ import uvicorn
 from test_http_api import TZ, Health, hall_config  # tests/ is on sys.path, under pytest and as a script
 
 from queue_server.http_api import create_app
+from queue_server.store.attachments import AttachmentStore
 from queue_server.store.repository import Store
 from queue_server.worker import Worker
 
@@ -53,7 +54,8 @@ def live_hall(db: Path) -> Iterator[LiveHall]:
     worker.start()
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
-    app = create_app(config, worker, health=Health(), metrics=lambda: (b"", "text/plain"), public_url="")
+    app = create_app(config, worker, health=Health(), metrics=lambda: (b"", "text/plain"), public_url="",
+                     attachments=AttachmentStore(store.engine, config.hall.id))
     try:
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                                lifespan="off"))
@@ -234,6 +236,24 @@ def test_console_transfers_calls_back_and_resolves_help(tmp_path: Path) -> None:
         console.click("#help button")
         console.wait_for_selector("#help .empty")
         assert hall.api.get("/api/v1/help").json() == []
+
+
+def test_the_clerk_opens_the_documents_the_citizen_scanned(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db") as hall, browser() as chromium:
+        hall.api.post("/api/v1/windows/w01/open", json={})
+        token = token_of(hall.issue("A"))
+        jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 2048  # only the leading bytes are looked at
+        assert hall.api.post(f"/api/v1/tickets/{token}/attachments", content=jpeg,
+                             params={"material": "身份证"}).status_code == 201
+        console = chromium.new_page(viewport={"width": 1280, "height": 860})
+        console.goto(f"{hall.url}/console/w01")
+        console.wait_for_selector("#docs .empty")  # no ticket yet: nothing to show
+        console.click("[data-act=call_next]")
+        console.wait_for_selector("#docs a")
+        link = console.get_attribute("#docs a", "href")
+        assert "身份证" in console.inner_text("#docs a") and link is not None
+        assert hall.api.get(link).content == jpeg
 
 
 def test_screenshots_of_both_pages(tmp_path: Path) -> None:

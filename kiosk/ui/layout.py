@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.flow import Flow, KioskState, Purpose, Screen, mask_phone
-from kiosk.texts import error_text, minutes_text, t
+from kiosk.texts import TEXTS, error_text, minutes_text, t
 from yichuang.config_model import ServiceConfig
 
 __all__ = [
@@ -72,9 +72,10 @@ class Qr:
 
 @dataclass(frozen=True)
 class Preview:
-    """Where the live camera picture goes on the check-in screen."""
+    """Where the live camera picture goes (check-in, scanning); `outline`: draw the page found."""
 
     rect: Rect
+    outline: bool = False
 
 
 @dataclass(frozen=True)
@@ -811,6 +812,26 @@ def _ticket(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) 
             enabled=not s.printing,
         )
     )
+    try:
+        materials = flow.catalogue.service(ticket.service).materials
+    except KeyError:
+        materials = ()
+    if s.scan_sent:
+        out.append(
+            Text((nx, ny, nw - p.px(380), nh), t("scan_sent", lang, n=s.scan_sent), p.font(34), "green", True)
+        )
+    elif s.camera and materials and ticket.status_url:
+        bw = p.px(520)
+        out.append(
+            Button(
+                (nx + nw - p.px(380) - bw, ny, bw, nh),
+                "scan",
+                t("scan", lang),
+                sub=t("scan_sub", lang),
+                size=p.font(40),
+                enabled=not s.printing,
+            )
+        )
 
 
 def _checkin(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
@@ -844,6 +865,81 @@ def _checkin(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap)
         out.append(Box(cam, "card"))
         out.append(Text(cam, t("camera_off", lang), p.font(32), "muted", align="center"))
     _nav(out, p, s, back=False)
+
+
+def _scan(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
+    lang = s.language
+    ticket = s.ticket
+    if ticket is None:
+        return
+    x, y, w, h = p.body_above_nav()
+    title_h = p.px(70)
+    out.append(Text((x, y, w, title_h), t("scan_title", lang), p.font(36), "fg", True))
+    top = y + title_h + p.gap
+    cam_w = w * 3 // 5
+    cam = (x, top, cam_w, y + h - top - p.px(90) - p.gap)
+    out.append(Preview(cam, outline=True))
+    guidance = f"guide_{s.scan_guidance}"
+    good = s.scan_guidance in ("capturing", "captured", "remove_page")
+    out.append(
+        Text(
+            (x, cam[1] + cam[3] + p.gap, cam_w, p.px(90)),
+            t(guidance, lang) if guidance in TEXTS else s.scan_guidance,
+            p.font(44),
+            "green" if good else "accent",
+            True,
+            "center",
+        )
+    )
+    rx = x + cam_w + p.gap
+    rw = w - cam_w - p.gap
+    out.append(Text((rx, top, rw, p.px(60)), t("scan_checklist", lang), p.font(30), "muted", True))
+    try:
+        materials = flow.catalogue.service(ticket.service).materials
+    except KeyError:
+        materials = ()
+    list_top = top + p.px(70)
+    count = max(1, len(materials))
+    row_h = min(p.px(110), (y + h - list_top - p.px(120)) // count - p.gap // 2)
+    for i, material in enumerate(materials):
+        name = material.name_en if lang == "en" and material.name_en else material.name
+        mark = t("key_material" if material.key else "nonkey_material", lang)
+        ticked = i in s.scan_ticked
+        out.append(
+            Button(
+                (rx, list_top + i * (row_h + p.gap // 2), rw, row_h),
+                "tick",
+                f"{'✔' if ticked else '□'} {name}",
+                arg=i,
+                sub=mark,
+                style="tab",
+                size=p.font(28),
+                selected=ticked,
+            )
+        )
+    out.append(
+        Text(
+            (rx, y + h - p.px(100), rw, p.px(90)),
+            t("scan_pages", lang, n=s.scan_pages),
+            p.font(40),
+            "fg",
+            True,
+            "center",
+        )
+    )
+    free = _nav(out, p, s, home=False)
+    fx, fy, fw, fh = free
+    bw = p.px(460)
+    out.append(
+        Button(
+            (fx + fw - bw, fy, bw, fh),
+            "send",
+            t("scan_send", lang, n=s.scan_pages),
+            style="primary",
+            size=p.font(38),
+            enabled=s.scan_pages > 0 and s.link_ok,
+        )
+    )
 
 
 def _help(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
@@ -893,4 +989,6 @@ _SCREENS: dict[Screen, Callable[[list[Widget], _Page, KioskState, Flow, Wrap], N
     Screen.CHECKING_IN: _busy("checking_in"),
     Screen.HELP: _help,
     Screen.MESSAGE: _message,
+    Screen.SCAN: _scan,
+    Screen.UPLOADING: _busy("uploading"),
 }

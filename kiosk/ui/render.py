@@ -61,7 +61,9 @@ class Renderer:
         now: float,
         preview: pygame.Surface | None = None,
         pressed: Button | None = None,
+        outline: Sequence[tuple[float, float]] | None = None,
     ) -> None:
+        """Paint `widgets`; `preview` is the camera frame, `outline` the page's corners in its pixels."""
         surface.fill(THEME["bg"])
         for widget in widgets:
             if isinstance(widget, Button):
@@ -75,7 +77,7 @@ class Renderer:
             elif isinstance(widget, Qr):
                 self._qr_code(surface, widget)
             elif isinstance(widget, Preview):
-                self._preview(surface, widget, preview)
+                self._preview(surface, widget, preview, outline if widget.outline else None)
             elif isinstance(widget, Spinner):
                 self._spinner(surface, widget, now)
 
@@ -189,7 +191,13 @@ class Renderer:
         x, y, w, h = widget.rect
         surface.blit(image, (x + (w - image.get_width()) // 2, y + (h - image.get_height()) // 2))
 
-    def _preview(self, surface: pygame.Surface, widget: Preview, preview: pygame.Surface | None) -> None:
+    def _preview(
+        self,
+        surface: pygame.Surface,
+        widget: Preview,
+        preview: pygame.Surface | None,
+        outline: Sequence[tuple[float, float]] | None,
+    ) -> None:
         rect = pygame.Rect(widget.rect)
         surface.fill((20, 24, 30), rect)
         if preview is None:
@@ -197,7 +205,12 @@ class Renderer:
         scale = min(rect.width / preview.get_width(), rect.height / preview.get_height())
         size = (int(preview.get_width() * scale), int(preview.get_height() * scale))
         frame = pygame.transform.scale(preview, size)
-        surface.blit(frame, (rect.x + (rect.width - size[0]) // 2, rect.y + (rect.height - size[1]) // 2))
+        ox, oy = rect.x + (rect.width - size[0]) // 2, rect.y + (rect.height - size[1]) // 2
+        surface.blit(frame, (ox, oy))
+        if outline is not None and len(outline) == 4:
+            # the page the pipeline sees, so the citizen knows what will be captured
+            points = [(ox + x * scale, oy + y * scale) for x, y in outline]
+            pygame.draw.lines(surface, (40, 220, 120), True, points, max(3, rect.width // 200))
 
     def _spinner(self, surface: pygame.Surface, widget: Spinner, now: float) -> None:
         x, y, w, h = widget.rect
