@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import queue
 import select
 import socket
@@ -33,6 +34,7 @@ from typing import Self
 from PIL import Image
 
 from firmware_bridge.codecs.escpos import Cut, EscPosParser, Op, PaperStatus, StatusRequest, status_reply
+from hw_sim.pty_port import PtyPort
 from hw_sim.receipt_render import layout_receipt, render_receipt
 
 __all__ = ["PAPER_STATES", "SimPrinter", "SimReceipt"]
@@ -164,6 +166,33 @@ class SimPrinter:
             threads, self._threads = self._threads, []
         for thread in threads:
             thread.join(timeout=5)
+
+    def attach_serial(self) -> str:
+        """Also listen on a serial line (a pty pair), as a printer on RS-232/USB-serial is
+        wired; returns the device path for `serial:///dev/pts/N`. Needs `start()` first;
+        the line is closed by `stop()`."""
+        if self._listener is None:
+            raise RuntimeError("start() the printer before attaching a serial line")
+        port = PtyPort()
+        self._spawn(functools.partial(self._serve_serial, port), f"sim-printer {self.name} serial")
+        return port.slave_path
+
+    def _serve_serial(self, port: PtyPort) -> None:
+        parser = EscPosParser()
+        wake_r, wake_w = os.pipe()
+        try:
+            while not self._stop.is_set():
+                data = port.read(_ACCEPT_POLL_S, wake_r)
+                if data:
+                    replies = self._received(parser, data)
+                    if replies:
+                        port.write(replies)
+        except Exception:  # a bug here must not take the printer down, only this line
+            log.exception("sim printer name=%s serial line failed", self.name)
+        finally:
+            port.close()
+            os.close(wake_r)
+            os.close(wake_w)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -156,6 +156,21 @@ def test_a_printed_ticket_comes_out_of_the_simulated_printer(
         assert png.width == 576
 
 
+def test_a_serial_printer_on_a_tty_prints_and_reports_paper(sim_printer: SimPrinter) -> None:
+    # python-escpos's Serial backend on a real tty (a pty pair): the RS-232 / USB-serial wiring
+    device = sim_printer.attach_serial()
+    printer = open_printer(f"serial://{device}?baudrate=19200", timeout=TIMEOUT)
+    assert printer is not None
+    with printer:
+        assert printer.paper() is PaperStatus.OK
+        data = receipt_bytes(ticket("A021"))
+        printer.print_bytes(data)
+        (receipt,) = sim_printer.wait_for_receipts(1)
+        assert receipt.raw == data and "A021" in receipt.lines
+        sim_printer.set_paper("low")
+        assert printer.paper() is PaperStatus.LOW
+
+
 def test_two_tickets_in_one_connection_are_two_receipts(
     sim_printer: SimPrinter, kiosk_printer: TicketPrinter
 ) -> None:
