@@ -2,9 +2,11 @@
 
 `VirtualCamera` is a `kiosk.camera.Camera` (``sim:`` in the config) that shows a desk
 (`hw_sim.desk_scene`) and, on command, a phone or a printed slip with a QR code held under
-it. Tests and the demo drive it through `hold_qr`, `clear`, `set_lighting`, `unplug` /
-`replug`, and read back what the current frame shows from `scene` (the code's text and
-its corners in image pixels), so a decoder can be checked against the truth.
+it (`hold_qr`) or a document laid on it (`lay_page`: an A4/A5 form, an ID card, a receipt).
+Tests and the demo drive it through `hold_qr`, `lay_page`, `clear`, `set_lighting`,
+`unplug` / `replug`, and read back what the current frame shows from `scene` (the code's
+text and its corners, the page's corners, in image pixels), so a decoder or the document
+scanner can be checked against the truth.
 
 Same seed, same calls -> the same frames, byte for byte. Cost: the desk, its light and the
 object's shadow are drawn once per scene; a frame only warps the object into its bounding
@@ -14,6 +16,7 @@ round trip like an MJPG USB camera's.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ import cv2
 import numpy as np
 
 from hw_sim import desk_scene
-from hw_sim.desk_scene import DeskObject, Lighting, Pose, Texture
+from hw_sim.desk_scene import Curl, DeskObject, Lighting, PageKind, PageTruth, Pose, Texture
 from kiosk.camera import Camera
 
 __all__ = ["SceneTruth", "VirtualCamera", "qr_frames"]
@@ -38,15 +41,31 @@ class SceneTruth:
 
     `qr_corners` are the symbol's four outer corners (no quiet zone) in image pixels,
     clockwise from the symbol's own top-left; None, like `qr_text`, with no code in view.
+    With a document on the desk `kind` is ``"document"``, `page` its corners and size, and
+    the QR fields describe the code printed on it, if any.
     """
 
     frame_index: int
     texture: str
-    kind: ObjectKind | None = None
+    kind: ObjectKind | Literal["document"] | None = None
     qr_text: str | None = None
     qr_corners: tuple[tuple[float, float], ...] | None = None
     module_px: float | None = None
     rotation_deg: float | None = None
+    page: PageTruth | None = None
+
+
+@dataclass(frozen=True)
+class _Laid:
+    """A document on the desk: how to draw it again (after `set_lighting`) and its truth."""
+
+    obj: DeskObject
+    pose: Pose
+    curl: Curl | None
+    hand: Literal["corner", "edge"] | None
+    blur_sigma: float
+    seed: int
+    truth: PageTruth
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,7 @@ class VirtualCamera(Camera):
         self._lit_desk = desk_scene.apply_light(self._desk, self._field, self.lighting.tint)
         self._static = self._lit_desk
         self._held: _Held | None = None
+        self._laid: _Laid | None = None
         self._holds = 0
         self._frame_index = 0
         self._closed = False
@@ -120,6 +140,8 @@ class VirtualCamera(Camera):
             frame = self._static.copy()
             held = self._held
             truth = SceneTruth(frame_index=index, texture=self.texture)
+            if self._laid is not None:
+                truth = _page_scene(index, self.texture, self._laid)
             if held is not None:
                 pose, motion = _trembled(held, index)
                 h = desk_scene.object_homography(held.obj, pose, self._size)
@@ -151,6 +173,8 @@ class VirtualCamera(Camera):
         if self._unplugged:
             return f"{base}: not available (unplugged)"
         held = self._held
+        if self._laid is not None:
+            return f"{base}: {self._laid.obj.kind} document"
         if held is None:
             return f"{base}: empty desk"
         return f"{base}: {held.obj.kind} QR {held.pose.module_px:.1f} px/module"
@@ -216,6 +240,7 @@ class VirtualCamera(Camera):
             static = self._lit_desk.copy()
             desk_scene.draw_shadow(static, obj, h, lift)
             self._static = static
+            self._laid = None
             self._held = _Held(
                 obj=obj,
                 pose=pose,
@@ -227,9 +252,103 @@ class VirtualCamera(Camera):
             self._scene = _truth(self._frame_index, self.texture, self._held, pose, h)
             return self._scene
 
+    def lay_page(
+        self,
+        kind: PageKind = "a4",
+        *,
+        text_seed: int = 0,
+        where: tuple[float, float] = (0.5, 0.5),
+        fill: float = 0.75,
+        rotation_deg: float = 0.0,
+        tilt_deg: tuple[float, float] = (0.0, 0.0),
+        curl: Curl | None = None,
+        hand: Literal["corner", "edge"] | None = None,
+        blur_sigma: float = 0.0,
+        qr_text: str | None = None,
+        module_px: float = 4.0,
+    ) -> SceneTruth:
+        """Lay a document on the desk, replacing whatever was there: an A4 or A5 form, an
+        ID card or a receipt (`kind`) whose content is drawn from `text_seed`.
+
+        `where` is its centre as fractions of the frame, `fill` the fraction of the frame
+        its bounding box spans (in the frame's tighter direction), `rotation_deg` its turn
+        (clockwise), `tilt_deg` the camera's tilt; `curl` lifts it off the desk, `hand`
+        puts a hand over one of its corners or an edge, `blur_sigma` defocuses the lens;
+        `qr_text` prints a QR code on a form or receipt at `module_px` image pixels per
+        module. The page lies still: every frame shows it at the same place. Returns the
+        truth (`SceneTruth.page`).
+        """
+        if kind not in desk_scene.PAGE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(desk_scene.PAGE_KINDS)}, got {kind!r}")
+        if not (0.0 <= where[0] <= 1.0 and 0.0 <= where[1] <= 1.0):
+            raise ValueError(f"where must be fractions of the frame (0..1, 0..1), got {where!r}")
+        if not 0.05 <= fill <= 1.0:
+            raise ValueError(f"fill must be 0.05..1, got {fill}")
+        if hand not in (None, "corner", "edge"):
+            raise ValueError(f"hand must be None, 'corner' or 'edge', got {hand!r}")
+        if qr_text is not None and kind == "id_card":
+            raise ValueError("an ID card carries no QR code")
+        if not 1.0 <= module_px <= 40.0:
+            raise ValueError(f"module_px must be 1..40, got {module_px}")
+        rng = np.random.default_rng([self.seed, 5, text_seed])
+        ppm = desk_scene.DOC_PX_PER_MM[kind]
+        dims_mm = desk_scene.document_size_mm(kind)
+        # The code's size on paper follows from the page's scale in the image.
+        pose = desk_scene.document_pose(
+            self._size, (round(dims_mm[0] * ppm), round(dims_mm[1] * ppm)), ppm, fill, rotation_deg, tilt_deg,
+            where=where,
+        )  # fmt: skip
+        obj = desk_scene.document(kind, rng, qr_text=qr_text, qr_module_mm=module_px / pose.module_px)
+        if (obj.alpha.shape[1], obj.alpha.shape[0]) != (round(dims_mm[0] * ppm), round(dims_mm[1] * ppm)):
+            # A receipt grew to fit its code: place it again at its real length.
+            pose = desk_scene.document_pose(
+                self._size,
+                (obj.alpha.shape[1], obj.alpha.shape[0]),
+                ppm,
+                fill,
+                rotation_deg,
+                tilt_deg,
+                where=where,
+            )
+        with self._lock:
+            self._held = None
+            self._laid = self._render_laid(
+                # The truth passed in is a placeholder: _render_laid computes the real one.
+                _Laid(
+                    obj,
+                    pose,
+                    curl,
+                    hand,
+                    blur_sigma,
+                    text_seed,
+                    desk_scene.page_truth(obj, np.eye(3), self._size),
+                )
+            )
+            self._scene = _page_scene(self._frame_index, self.texture, self._laid)
+            return self._scene
+
+    def _render_laid(self, laid: _Laid) -> _Laid:
+        """Draw `laid` onto the lit desk as the new static frame; `laid` with its truth.
+        Called with the lock held."""
+        static = self._lit_desk.copy()
+        h = desk_scene.object_homography(laid.obj, laid.pose, self._size)
+        desk_scene.draw_document(static, laid.obj, h, self._field, self.lighting, laid.curl)
+        truth = desk_scene.page_truth(laid.obj, h, self._size, laid.curl)
+        if laid.hand is not None:
+            rng = np.random.default_rng([self.seed, 6, laid.seed])
+            occluded = desk_scene.hand_on_page(
+                static, self._field, self.lighting, truth, laid.pose.module_px, rng, laid.hand
+            )
+            truth = dataclasses.replace(truth, occluded_corner=occluded)
+        if laid.blur_sigma > 0:
+            static = desk_scene.blur_frame(static, laid.blur_sigma)
+        self._static = static
+        return dataclasses.replace(laid, truth=truth)
+
     def clear(self) -> None:
         """Take the object away: an empty desk again."""
         with self._lock:
+            self._laid = None
             self._held = None
             self._static = self._lit_desk
             self._scene = SceneTruth(frame_index=self._frame_index, texture=self.texture)
@@ -243,6 +362,8 @@ class VirtualCamera(Camera):
             self._lit_desk = desk_scene.apply_light(self._desk, self._field, lighting.tint)
             self._static = self._lit_desk
             held = self._held
+            if self._laid is not None:
+                self._laid = self._render_laid(self._laid)
             if held is not None:
                 h = desk_scene.object_homography(held.obj, held.pose, self._size)
                 static = self._lit_desk.copy()
@@ -287,6 +408,20 @@ def _trembled(held: _Held, index: int) -> tuple[Pose, tuple[float, float]]:
         lift=held.pose.lift,
     )
     return pose, (dx2 - dx, dy2 - dy)
+
+
+def _page_scene(index: int, texture: str, laid: _Laid) -> SceneTruth:
+    page = laid.truth
+    return SceneTruth(
+        frame_index=index,
+        texture=texture,
+        kind="document",
+        qr_text=page.qr_text,
+        qr_corners=page.qr_corners,
+        module_px=page.qr_module_px,
+        rotation_deg=laid.pose.rotation_deg,
+        page=page,
+    )
 
 
 def _truth(index: int, texture: str, held: _Held, pose: Pose, h: np.ndarray) -> SceneTruth:
