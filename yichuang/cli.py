@@ -246,6 +246,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.config), stop, duration_s=args.duration, speed=args.speed, headless=headless)
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    """`yichuang scan IMAGE [--out FILE]`: one JSON line on stdout; exit 0 when the image
+    was scanned (page found or not), 2 when it cannot be read or FILE cannot be written."""
+    import json
+
+    import cv2
+
+    writers = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".pdf": "pdf"}
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in writers:
+        print(f"{out}: unsupported output type (use .jpg, .jpeg, .png or .pdf)", file=sys.stderr)
+        return 2
+    # imread answers None for a missing, unreadable or non-image file alike; say which.
+    image = cv2.imread(args.image, cv2.IMREAD_COLOR) if Path(args.image).is_file() else None
+    if image is None:
+        why = "not an image OpenCV can decode" if Path(args.image).is_file() else "no such file"
+        print(f"{args.image}: cannot read image ({why})", file=sys.stderr)
+        return 2
+    from docscan.output import to_jpeg, to_pdf, to_png
+    from docscan.pipeline import scan_image
+
+    result = scan_image(image)
+    print(json.dumps(result.summary(), ensure_ascii=False), flush=True)
+    if out is None:
+        return 0
+    if result.page is None:
+        print(f"{args.image}: no page found, {out} not written", file=sys.stderr)
+        return 0
+    kind = writers[out.suffix.lower()]
+    if kind == "pdf":
+        data = to_pdf([result.page], dpi=result.dpi)
+    elif kind == "png":
+        data = to_png(result.page, dpi=result.dpi)
+    else:
+        data = to_jpeg(result.page, dpi=result.dpi)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        print(f"{out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yichuang", description="Yichuang (一窗) service hall system")
     parser.add_argument(
@@ -316,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0, help="how fast simulated citizens and clerks act")
     demo.add_argument("--headless", action="store_true", help="no kiosk or display windows even on a desktop")
     demo.set_defaults(func=cmd_demo)
+
+    scan = sub.add_parser("scan", help="the document pipeline on one photo: a JSON line, the page to --out")
+    scan.add_argument("image", metavar="IMAGE", help="a photo (JPEG, PNG, ...) of a page on a desk")
+    scan.add_argument("--out", metavar="FILE", help="write the corrected page here (.jpg, .jpeg, .png, .pdf)")
+    scan.set_defaults(func=cmd_scan)
     return parser
 
 
