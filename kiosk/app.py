@@ -25,9 +25,22 @@ import pygame
 from kiosk.camera import Camera
 from kiosk.catalogue import Catalogue
 from kiosk.device_status import alarm_payload, discovery, info_payload, telemetry_payload
-from kiosk.flow import CheckIn, Effect, Flow, IssueTicket, PrintTicket, RequestHelp, Say, Screen
+from kiosk.flow import (
+    CheckIn,
+    DiscardScans,
+    Effect,
+    Flow,
+    IssueTicket,
+    PrintTicket,
+    RequestHelp,
+    Say,
+    Screen,
+    StartScan,
+    UploadScans,
+)
 from kiosk.printer import TicketPrinter
 from kiosk.printing import PrinterService
+from kiosk.scanning import ScanSession
 from kiosk.server_link import ServerLink
 from kiosk.ui.fonts import Fonts
 from kiosk.ui.layout import Button, Context, Widget, hit, layout
@@ -119,6 +132,8 @@ class KioskApp:
         self._camera_on = threading.Event()
         self._preview_lock = threading.Lock()
         self._preview_frame: Any = None  # the newest camera frame (BGR numpy array)
+        self._outline: tuple[tuple[float, float], ...] | None = None  # the page found in it
+        self.scanner: ScanSession | None = ScanSession() if camera is not None else None
         self._stopping = threading.Event()
         self._alarm_seq = 0
         self._last_telemetry = -TELEMETRY_S
@@ -202,6 +217,7 @@ class KioskApp:
             self._last_link = link_ok
             self.flow.link(link_ok, now)
             self._dirty = True
+            self._last_telemetry = -TELEMETRY_S  # dashboards see the change now, not in 30 s
             if link_ok and self.printer is not None:
                 self.printer.poll_now()
         queues = self.link.queues()
@@ -235,7 +251,10 @@ class KioskApp:
             clock=self._last_clock or self.wall().strftime("%H:%M"),
         )
         self.widgets = layout(self.flow.state, self.flow, context, self.size, self.fonts.wrap)
-        self.renderer.draw(self.surface, self.widgets, self.clock(), self._preview_surface(), self._pressed)
+        outline = self._outline if self.flow.state.screen == Screen.SCAN else None
+        self.renderer.draw(
+            self.surface, self.widgets, self.clock(), self._preview_surface(), self._pressed, outline
+        )
         pygame.display.flip()
         self.frames += 1
         self._dirty = False
@@ -251,7 +270,8 @@ class KioskApp:
             s.screen in (Screen.ISSUING, Screen.CHECKING_IN)
             or (s.screen == Screen.HELP and s.pending is not None)
             or (s.screen == Screen.TICKET and s.print_failed)
-            or (s.screen == Screen.CHECKIN and self.camera is not None)
+            or (s.screen in (Screen.CHECKIN, Screen.SCAN) and self.camera is not None)
+            or s.screen == Screen.UPLOADING
         )
 
     # -- input -------------------------------------------------------------------------
@@ -335,6 +355,10 @@ class KioskApp:
             elif isinstance(effect, Say):
                 if self.prompter is not None:
                     self.prompter.say(effect.text, effect.language)
+            elif isinstance(effect, StartScan | DiscardScans):
+                if self.scanner is not None:
+                    self.scanner.reset()
+                self._outline = None
             else:
                 self._jobs.put(_Job(effect))
 
@@ -357,6 +381,13 @@ class KioskApp:
                 args, path = {"code": effect.code, "kiosk": self.kiosk.id}, "appointment/checkin"
             elif isinstance(effect, RequestHelp):
                 args, path = {"kiosk": self.kiosk.id, "reason": effect.reason}, "help/request"
+            elif isinstance(effect, UploadScans):
+                if self.scanner is None:
+                    continue
+                reply = self.scanner.upload(effect.status_url, effect.materials)
+                rid = effect.request_id
+                self._post(lambda rid=rid, reply=reply: self.flow.reply(rid, reply, self.clock()))  # type: ignore[misc]
+                continue
             else:
                 continue
             reply = self.link.call(path, args, effect.request_id)
@@ -392,7 +423,7 @@ class KioskApp:
     def _camera_on_screen(self) -> None:
         if self.camera is None:
             return
-        if self.flow.state.screen == Screen.CHECKIN:
+        if self.flow.state.screen in (Screen.CHECKIN, Screen.SCAN):
             self._camera_on.set()
         else:
             self._camera_on.clear()
@@ -421,13 +452,20 @@ class KioskApp:
                 continue
             with self._preview_lock:
                 self._preview_frame = frame
-            for text in watcher.update(decode_qr(frame), time.monotonic()):
-                log.info("qr read on check-in screen")
-                self._post(lambda text=text: self.flow.qr(text, self.clock()))  # type: ignore[misc]
-            time.sleep(0.05)
+            if self.flow.state.screen == Screen.SCAN and self.scanner is not None:
+                result = self.scanner.process(frame, time.monotonic())
+                self._outline = result.outline
+                self._post(
+                    lambda r=result: self.flow.scan(r.guidance, r.pages, self.clock())  # type: ignore[misc]
+                )
+            else:
+                for text in watcher.update(decode_qr(frame), time.monotonic()):
+                    log.info("qr read on check-in screen")
+                    self._post(lambda text=text: self.flow.qr(text, self.clock()))  # type: ignore[misc]
+            time.sleep(0.03)
 
     def _preview_surface(self) -> pygame.Surface | None:
-        if self.flow.state.screen != Screen.CHECKIN:
+        if self.flow.state.screen not in (Screen.CHECKIN, Screen.SCAN):
             return None
         with self._preview_lock:
             frame = self._preview_frame

@@ -180,7 +180,7 @@ class KioskState:
     scan_sent: int | None = None  # pages the server took on the last upload
     entered_at: float = 0.0  # when this screen was entered (monotonic seconds)
     touched_at: float = 0.0  # the last touch
-    printed_at: float = 0.0  # when the receipt came out (or failed): the result screen times from it
+    activity_at: float = 0.0  # the last thing that happened without a touch (receipt out, page captured)
 
     @property
     def ticketing(self) -> bool:
@@ -297,7 +297,7 @@ class Flow:
     def tick(self, now: float) -> list[Effect]:
         """Time passes: screens time out back to the start."""
         s = self.state
-        since = now - max(s.entered_at, s.touched_at, s.printed_at)
+        since = now - max(s.entered_at, s.touched_at, s.activity_at)
         if s.screen in (Screen.ISSUING, Screen.CHECKING_IN, Screen.UPLOADING) or (
             s.screen == Screen.HELP and s.pending
         ):
@@ -383,7 +383,7 @@ class Flow:
         s = self.state
         s.printing = False
         s.print_failed = not ok
-        s.printed_at = now
+        s.activity_at = now
         return []
 
     def scan(self, guidance: str, pages: int, now: float) -> list[Effect]:
@@ -392,7 +392,7 @@ class Flow:
         if s.screen != Screen.SCAN:
             return []
         if pages > s.scan_pages:
-            s.touched_at = now  # a captured page is the citizen at work: no time-out meanwhile
+            s.activity_at = now  # a captured page is the citizen at work: no time-out meanwhile
         s.scan_guidance = guidance
         s.scan_pages = pages
         return []

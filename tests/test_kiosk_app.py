@@ -60,7 +60,7 @@ def hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
     text = re.sub(r'(?m)^id = "qingpu"', f'id = "{hall_id}"', path.read_text(encoding="utf-8"), count=1)
     path.write_text(text, encoding="utf-8")
     config = load_config(path)
-    server = start_server(config)
+    server = start_server(config, http=True)
     printer = SimPrinter("kiosk-01", receipts_dir=tmp_path / "receipts").start()
     caller = Caller(broker.port, hall_id)
     try:
@@ -273,6 +273,38 @@ def test_appointment_check_in_by_qr_under_the_camera(hall: Hall) -> None:
         app.stop()
 
 
+def test_documents_scanned_at_the_kiosk_reach_the_window(hall: Hall) -> None:
+    import httpx
+
+    camera = VirtualCamera(size=(1280, 720), seed=11)
+    app = _app(hall, camera=camera)
+    try:
+        _take_ticket(app)
+        ticket = app.flow.state.ticket
+        assert ticket is not None
+        app.tap("scan")
+        assert app.flow.state.screen == Screen.SCAN
+        camera.lay_page("a4", text_seed=1, fill=0.8)
+        app.wait_for(lambda: app.flow.state.scan_pages == 1, 20)
+        camera.clear()
+        app.wait_for(lambda: app.flow.state.scan_guidance == "nothing_found", 10)
+        camera.lay_page("id_card", text_seed=2, fill=0.6, rotation_deg=8)
+        app.wait_for(lambda: app.flow.state.scan_pages == 2, 20)
+        app.tap("tick", 0)
+        app.tap("send")
+        app.wait_for(lambda: app.flow.state.screen == Screen.TICKET, 30)
+        assert app.flow.state.scan_sent == 2
+        assert app.scanner is not None and app.scanner.pages == 0  # nothing kept on the kiosk
+        token = ticket.status_url.rsplit("/t/", 1)[1]
+        base = ticket.status_url.rsplit("/t/", 1)[0]
+        listed = httpx.get(f"{base}/api/v1/tickets/{token}/attachments", timeout=10).json()
+        assert sorted(a["mime"] for a in listed) == ["application/pdf", "image/jpeg", "image/jpeg"]
+        material = next(s for s in hall.config.services if s.id == "realestate").materials[0].name
+        assert [a["material"] for a in listed if a["mime"] == "application/pdf"] == [material]
+    finally:
+        app.stop()
+
+
 def test_appointment_check_in_by_keypad_wrong_then_right(hall: Hall, kiosk: KioskApp) -> None:
     slot = datetime.now(TZ) + timedelta(minutes=5)
     assert hall.caller(
@@ -369,3 +401,66 @@ def test_screens_match_their_reference(
         _compare(path, f"kiosk-{screen}-{language}{'-elderly' if elderly else ''}-{size[0]}x{size[1]}.png")
     finally:
         app.stop()
+
+
+def test_yichuang_kiosk_runs_headless_and_stops_cleanly_on_sigterm(
+    hall: Hall, mqtt_probe: MqttProbe, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from hw_sim.hall_sim import rewrite_printers
+
+    root = f"yc/{hall.config.hall.id}/device/kiosk-01"
+    mqtt_probe.subscribe(f"{root}/#")
+    toml = tmp_path / "kiosk.toml"
+    text = (tmp_path / "hall.toml").read_text(encoding="utf-8")
+    toml.write_text(rewrite_printers(text, {"kiosk-01": hall.printer.url}), encoding="utf-8")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "yichuang.cli",
+            "kiosk",
+            "-c",
+            str(toml),
+            "--id",
+            "kiosk-01",
+            "--headless",
+            "--mute",
+            "--camera",
+            "",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        mqtt_probe.wait_for(f"{root}/status", lambda m: m.text() == "online", timeout=20)
+        mqtt_probe.wait_for(
+            f"{root}/telemetry",
+            lambda m: m.json()["paper"] == "ok" and m.json()["server"] == "online",
+            timeout=20,
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        mqtt_probe.wait_for(f"{root}/status", lambda m: m.text() == "offline")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_yichuang_kiosk_refuses_an_unknown_id_and_a_bad_printer_url(hall: Hall, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "yichuang.cli", "kiosk", "-c", str(tmp_path / "hall.toml"), "--headless"]
+    unknown = subprocess.run([*base, "--id", "kiosk-99"], capture_output=True, text=True, timeout=30)
+    assert unknown.returncode == 1 and "no [[kiosk]] with id 'kiosk-99'" in unknown.stderr
+    bad = subprocess.run(
+        [*base, "--id", "kiosk-01", "--printer", "lpt://1"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 1 and "lpt://1" in bad.stderr

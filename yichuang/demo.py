@@ -233,7 +233,7 @@ def _start_kiosk(config: Config, speed: float) -> tuple[KioskApp | None, KioskAu
     from kiosk.printer import open_printer
 
     kiosk = config.kiosks[0]
-    camera = VirtualCamera(size=(640, 360), seed=7) if kiosk.camera else None
+    camera = VirtualCamera(size=(1280, 720), seed=7) if kiosk.camera else None
     app = KioskApp(
         config,
         kiosk.id,

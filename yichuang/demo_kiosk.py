@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from hw_sim.virtual_camera import VirtualCamera
 from kiosk.app import KioskApp
@@ -43,9 +44,10 @@ class KioskAutopilot:
         self.codes = appointment_codes
         self.every_s = every_s
         self.tap_s = tap_s
-        self._script: Iterator[Tap] | None = None
+        self._script: deque[Tap] | None = None
         self._next_at = 0.0
         self._own_touch = 0.0
+        self._waiting_since: float | None = None
         self.visits = 0
 
     def tick(self) -> None:
@@ -64,15 +66,14 @@ class KioskAutopilot:
             if state.screen != Screen.HOME or not state.ticketing:
                 self._next_at = now + 1.0
                 return
-            self._script = self._visit()
+            self._script = deque(self._visit())
             self.visits += 1
             log.info("autopilot: visit %d", self.visits)
-        try:
-            action, arg = next(self._script)
-        except StopIteration:
+        if not self._script:
             self._script = None
             self._next_at = now + self.every_s
             return
+        action, arg = self._script.popleft()
         if action == "_wait_ticket":
             waited = arg or now
             answered = state.screen == Screen.MESSAGE or (
@@ -84,11 +85,30 @@ class KioskAutopilot:
                     self._script = None
                     self._next_at = now + self.every_s
                     return
-                self._script = _prepend(("_wait_ticket", waited), self._script)
+                self._script.appendleft(("_wait_ticket", waited))
                 self._next_at = now + 0.2
                 return
             if state.screen == Screen.MESSAGE:
-                self._script = iter([("home", None)])
+                self._script = deque([("home", None)])
+        elif action == "_lay_page":
+            if self.camera is not None:
+                kind: Literal["a4", "id_card"] = "id_card" if arg == "id_card" else "a4"
+                self.camera.lay_page(
+                    kind, text_seed=self.visits, fill=0.7, rotation_deg=self.rng.uniform(-12, 12)
+                )
+        elif action == "_wait_pages":
+            waited_since = self._waiting_since or now
+            self._waiting_since = waited_since
+            if state.scan_pages < int(arg) and state.screen == Screen.SCAN:
+                if now - waited_since > 20.0:
+                    log.info("autopilot: page not captured after 20 s; visit abandoned")
+                    self._waiting_since = None
+                    self._script = deque([("back", None), ("done", None)])
+                    return
+                self._script.appendleft(("_wait_pages", arg))
+                self._next_at = now + 0.2
+                return
+            self._waiting_since = None
         elif action == "_hold_qr":
             if self.camera is not None:
                 self.camera.hold_qr(str(arg), module_px=6)
@@ -144,12 +164,20 @@ class KioskAutopilot:
             yield ("green" if kind > 0.93 else "take", None)
             area = self.rng.randrange(len(catalogue.areas))
             yield ("area", area)
-            yield ("service", self.rng.choice(catalogue.areas[area].services).id)
+            service = self.rng.choice(catalogue.areas[area].services)
+            yield ("service", service.id)
             yield ("issue", None)
             yield ("_wait_ticket", None)
+            if self.camera is not None and service.materials and self.rng.random() < 0.35:
+                # the citizen sends the materials ahead to the window: a form, then an ID card
+                yield ("scan", None)
+                yield ("_lay_page", "a4")
+                yield ("_wait_pages", 1)
+                yield ("tick", 0)
+                yield ("_lay_page", "id_card")
+                yield ("_wait_pages", 2)
+                yield ("_clear_qr", None)
+                yield ("send", None)
+                yield ("_wait_ticket", None)
         yield ("done", None)
 
-
-def _prepend(first: Tap, rest: Iterator[Tap]) -> Iterator[Tap]:
-    yield first
-    yield from rest

@@ -909,9 +909,8 @@ def _scan(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) ->
             Button(
                 (rx, list_top + i * (row_h + p.gap // 2), rw, row_h),
                 "tick",
-                f"{'✔' if ticked else '□'} {name}",
+                f"{'√' if ticked else '□'} {name} · {mark}",
                 arg=i,
-                sub=mark,
                 style="tab",
                 size=p.font(28),
                 selected=ticked,
