@@ -13,7 +13,6 @@ change of the layout, look at the new pictures, then regenerate them and the REA
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -116,15 +115,16 @@ def test_a_hall_before_the_first_call_and_offline_looks_like_its_reference():
     compare(draw(model, (1920, 1080), 0.0), "display-empty")
 
 
-def test_a_1080p_frame_draws_in_a_few_milliseconds():
+def test_frames_are_deterministic_and_the_new_call_blinks():
+    # frame time is measured by bench/display_latency.py, not here: a shared CI machine's
+    # timing says nothing; what a test can check is that the same moment draws the same
+    # picture and that the newest call really blinks
     model = busy_hall()
     renderer = HallRenderer((1920, 1080))
-    surface = pygame.Surface((1920, 1080))
-    times = []
-    for i in range(60):
-        now = 100.0 + i / 30
-        started = time.perf_counter()
+    shots = []
+    for now in (100.0, 100.0, 100.3, 100.8):
+        surface = pygame.Surface((1920, 1080))
         renderer.draw(surface, model.screen(now, WALL), now)
-        times.append(time.perf_counter() - started)
-    # generous for a shared CI machine; bench/display_latency.py measures it properly
-    assert sorted(times)[len(times) // 2] < 0.030
+        shots.append(pygame.image.tobytes(surface, "RGB"))
+    assert shots[0] == shots[1]
+    assert len({shots[0], shots[2], shots[3]}) >= 2  # blinking changes the picture within a second
