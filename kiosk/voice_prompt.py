@@ -12,11 +12,22 @@ import subprocess
 import threading
 from abc import ABC, abstractmethod
 
-__all__ = ["EspeakPrompter", "Prompter", "RecordingPrompter"]
+__all__ = ["EspeakPrompter", "Prompter", "RecordingPrompter", "speech_of"]
 
 log = logging.getLogger(__name__)
 
-VOICES = {"zh": "cmn", "en": "en"}
+# Debian's `cmn` voice misreads common characters (请, 号); its pinyin voice, fed
+# tone-numbered pinyin, says them right.
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en"}
+
+
+def speech_of(text: str, language: str) -> str:
+    """What espeak-ng is given: tone-numbered pinyin for Chinese, the text itself otherwise."""
+    if language != "zh":
+        return text
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(p for p in lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True) if p.strip())
 
 
 class Prompter(ABC):
@@ -67,9 +78,9 @@ class EspeakPrompter(Prompter):
 
     def render(self, text: str, language: str) -> bytes:
         """The WAV bytes of `text` spoken in `language`."""
-        voice = VOICES.get(language, "cmn")
+        voice = VOICES.get(language, VOICES["zh"])
         done = subprocess.run(
-            [self.espeak, "-v", voice, "-s", str(self.rate), "--stdout", text],
+            [self.espeak, "-v", voice, "-s", str(self.rate), "--stdout", speech_of(text, language)],
             capture_output=True,
             timeout=10,
             check=True,
