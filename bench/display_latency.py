@@ -23,7 +23,6 @@ import argparse
 import logging
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -53,12 +52,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def hall_toml(work: Path, broker_url: str) -> Path:
     """The example hall, always open, on this run's broker, database and HTTP port."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    text = re.sub(r"opening_hours = \[\n(?:.*\n)*?\]\n", 'opening_hours = "always"\n', text, count=1)
-    text = re.sub(r'(?m)^url = "mqtt://[^"]*"', f'url = "{broker_url}"', text, count=1)
-    text = re.sub(r'(?m)^url = "sqlite:[^"]*"', f'url = "sqlite:///{work / "hall.db"}"', text, count=1)
-    text = re.sub(r'(?m)^host = "0\.0\.0\.0"', 'host = "127.0.0.1"', text, count=1)
-    text = re.sub(r"(?m)^port = 8080", f"port = {free_port()}", text, count=1)
+    from yichuang.demo import local_hall_toml
+
+    text = local_hall_toml(
+        EXAMPLE.read_text(encoding="utf-8"), broker_url, f"sqlite:///{work / 'hall.db'}", free_port()
+    )
     path = work / "hall.toml"
     path.write_text(text, encoding="utf-8")
     return path

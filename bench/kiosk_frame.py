@@ -49,13 +49,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 def hall_toml(tmp: Path, broker_port: int, http_port: int) -> Path:
-    text = EXAMPLE.read_text(encoding="utf-8")
-    text = re.sub(r"opening_hours = \[\n(?:.*\n)*?\]\n", 'opening_hours = "always"\n', text, count=1)
-    text = re.sub(r'(?m)^id = "qingpu"', f'id = "{HALL}"', text, count=1)
-    text = re.sub(r'(?m)^url = "mqtt://[^"]*"', f'url = "mqtt://127.0.0.1:{broker_port}"', text, count=1)
-    text = re.sub(r'(?m)^url = "sqlite:[^"]*"', f'url = "sqlite:///{tmp}/hall.db"', text, count=1)
-    text = re.sub(r'(?m)^host = "0\.0\.0\.0"', 'host = "127.0.0.1"', text, count=1)
-    text = re.sub(r"(?m)^port = 8080", f"port = {http_port}", text, count=1)
+    from yichuang.demo import local_hall_toml
+
+    text = local_hall_toml(
+        EXAMPLE.read_text(encoding="utf-8"),
+        f"mqtt://127.0.0.1:{broker_port}",
+        f"sqlite:///{tmp}/hall.db",
+        http_port,
+        HALL,
+    )
     path = tmp / "hall.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -55,10 +55,8 @@ class Hall:
 def hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
     if not broker.running:
         broker.start()
-    path = example_toml(tmp_path, broker.url, f"sqlite:///{tmp_path}/hall.db", free_port())
     hall_id = f"k{uuid.uuid4().hex[:8]}"
-    text = re.sub(r'(?m)^id = "qingpu"', f'id = "{hall_id}"', path.read_text(encoding="utf-8"), count=1)
-    path.write_text(text, encoding="utf-8")
+    path = example_toml(tmp_path, broker.url, f"sqlite:///{tmp_path}/hall.db", free_port(), hall_id)
     config = load_config(path)
     server = start_server(config, http=True)
     printer = SimPrinter("kiosk-01", receipts_dir=tmp_path / "receipts").start()

@@ -79,16 +79,26 @@ class Narrator:
             print(f"{at}  {text}", flush=True)
 
 
-def demo_toml(base_text: str, broker_url: str, db_path: Path, http_port: int) -> str:
-    """`demo_config` as TOML text, for the processes the demo starts (the hall display)."""
+def local_hall_toml(
+    base_text: str, broker_url: str, db_url: str, http_port: int, hall_id: str | None = None
+) -> str:
+    """A hall config's TOML text made to run on loopback: always open, on the given broker,
+    database and HTTP port (and hall id); everything else, comments included, as it was.
+
+    Used by the demo for the processes it starts, and by tests and benchmarks that run the
+    example hall as the real programs read it.
+    """
     text = re.sub(
         r"(?m)^opening_hours = \[\n(?:.*\n)*?\]\n", 'opening_hours = "always"\n', base_text, count=1
     )
     text = re.sub(r'(?m)^opening_hours = "[^"]*"', 'opening_hours = "always"', text, count=1)
     text = re.sub(r'(?m)^url = "mqtt://[^"]*"', f'url = "{broker_url}"', text, count=1)
-    text = re.sub(r'(?m)^url = "(sqlite|postgresql)[^"]*"', f'url = "sqlite:///{db_path}"', text, count=1)
+    text = re.sub(r'(?m)^url = "(sqlite|postgresql)[^"]*"', f'url = "{db_url}"', text, count=1)
     text = re.sub(r'(?m)^host = "[^"]*"', 'host = "127.0.0.1"', text, count=1)
-    return re.sub(r"(?m)^port = \d+", f"port = {http_port}", text, count=1)
+    text = re.sub(r"(?m)^port = \d+", f"port = {http_port}", text, count=1)
+    if hall_id is not None:
+        text = re.sub(r'(?m)^id = "[^"]*"', f'id = "{hall_id}"', text, count=1)
+    return text
 
 
 def run_demo(
@@ -258,7 +268,9 @@ def _start_display(
         return None
     path = workdir / "hall.toml"
     path.write_text(
-        demo_toml(config_path.read_text(encoding="utf-8"), broker_url, workdir / "hall.db", http_port),
+        local_hall_toml(
+            config_path.read_text(encoding="utf-8"), broker_url, f"sqlite:///{workdir / 'hall.db'}", http_port
+        ),
         encoding="utf-8",
     )
     env = dict(os.environ)

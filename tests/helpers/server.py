@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,6 +11,7 @@ from pathlib import Path
 from queue_server.app import Server
 from yichuang.broker_process import free_port
 from yichuang.config_model import BrokerConfig, Config, DatabaseConfig, HttpConfig
+from yichuang.demo import local_hall_toml
 from yichuang.mqtt_client import MqttClient
 from yichuang.rpc import CommandClient
 
@@ -54,14 +54,9 @@ class Caller:
         self.client.stop()
 
 
-def example_toml(tmp: Path, broker_url: str, db_url: str, http_port: int) -> Path:
+def example_toml(tmp: Path, broker_url: str, db_url: str, http_port: int, hall_id: str | None = None) -> Path:
     """The example hall, always open, on the test's broker, database and port."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    text = re.sub(r"opening_hours = \[\n(?:.*\n)*?\]\n", 'opening_hours = "always"\n', text, count=1)
-    text = re.sub(r'(?m)^url = "mqtt://[^"]*"', f'url = "{broker_url}"', text, count=1)
-    text = re.sub(r'(?m)^url = "sqlite:[^"]*"', f'url = "{db_url}"', text, count=1)
-    text = re.sub(r'(?m)^host = "0\.0\.0\.0"', 'host = "127.0.0.1"', text, count=1)
-    text = re.sub(r"(?m)^port = 8080", f"port = {http_port}", text, count=1)
+    text = local_hall_toml(EXAMPLE.read_text(encoding="utf-8"), broker_url, db_url, http_port, hall_id)
     path = tmp / "hall.toml"
     path.write_text(text, encoding="utf-8")
     return path
