@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from queue_server.device_watch import DeviceWatch
 from queue_server.metrics import ServerMetrics
 from queue_server.mqtt_api import DEVICE, MqttApi
 from queue_server.store.repository import Store
@@ -57,6 +58,7 @@ class Server:
         self.http_enabled = http
         self.gateway_enabled = gateway
         self.api: MqttApi | None = None
+        self.devices: DeviceWatch | None = None
         self.client_id = client_id or f"yc-{config.hall.id}-server-{socket.gethostname()}-{os.getpid()}"
         self.worker: Worker | None = None
         self.client: MqttClient | None = None
@@ -83,6 +85,9 @@ class Server:
             username=broker.username,
             password=broker.password,
         )
+        # subscribed before the client starts, so the retained status and info of every device
+        # arrive with the first connect
+        self.devices = DeviceWatch(self.client, self.config.hall.id, self.clock)
         self.api = MqttApi(
             self.config, self.worker, self.client, count=self.metrics.count, gateway=self.gateway_enabled
         )
@@ -112,6 +117,7 @@ class Server:
             metrics=self.render_metrics,
             public_url=self.public_url,
             attachments=attachments,
+            devices=self.devices,
         )
         server = uvicorn.Server(
             uvicorn.Config(

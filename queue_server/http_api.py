@@ -31,7 +31,9 @@ meets an MQTT request id. Without the header each request gets a fresh id.
 
 `GET /api/v1/events` is a server-sent events stream: first one `state` message per retained
 state (`{"topic": "state/window/w01", "payload": {…}}`), then every change as it commits,
-and every event as `event` (`{"type": "ticket_called", "event_id", "at", …}`). A client that
+and every event as `event` (`{"type": "ticket_called", "event_id", "at", …}`). With a
+DeviceWatch, the snapshot ends with one `device` message per known device, and device changes
+and alarms follow as `device` / `alarm` messages (the dashboard's feed). A client that
 falls `LIVE_QUEUE` messages behind is dropped; its browser reconnects and starts afresh.
 uvicorn waits for open streams before it exits, so whoever stops the server calls
 `app.state.live.close()` first.
@@ -57,7 +59,8 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from queue_server import commands, page_console, page_display, page_ticket
+from queue_server import commands, page_console, page_dashboard, page_display, page_ticket
+from queue_server.device_watch import DeviceWatch
 from queue_server.domain.hall import Hall
 from queue_server.domain.model import WAITING_STATES, Ticket, TicketStatus
 from queue_server.store import tables
@@ -279,6 +282,29 @@ class HelpResult(Out):
     request: HelpOut
 
 
+class DeviceOut(Out):
+    """One device as MQTT last reported it (`device/{device}/status`, `info`, `telemetry`)."""
+
+    device: str = Field(examples=["kiosk-01"])
+    kind: str | None = Field(description="`info.kind`; null until its info is seen", examples=["kiosk"])
+    status: str | None = Field(description="`online`, `offline`; null: never seen", examples=["online"])
+    info: dict[str, Any] | None
+    telemetry: dict[str, Any] | None = Field(
+        examples=[{"uptime_s": 3600, "paper": "low", "server": "online"}]
+    )
+    status_at: str | None = Field(description="when the server received the last status")
+    telemetry_at: str | None = Field(description="when the server received the last telemetry")
+
+
+class AlarmOut(Out):
+    """One `event/alarm` payload as published (e.g. kiosk `paper_out`, bridge `press_dropped`)."""
+
+    kind: str = Field(examples=["paper_out"])
+    at: str
+    event_id: str | None = None
+    device: str | None = Field(default=None, examples=["kiosk-01"])
+
+
 class AppointmentOut(Out):
     code: str
     service: str
@@ -441,8 +467,9 @@ class LiveHub:
     frames cross over with `call_soon_threadsafe` and the worker never waits on a browser.
     """
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, devices: DeviceWatch | None = None) -> None:
         self.worker = worker
+        self.devices = devices
         self._clients: set[_LiveClient] = set()
         self._lock = threading.Lock()
         self.closed = False
@@ -462,6 +489,22 @@ class LiveHub:
             sse_frame("state", {"topic": topic, "payload": payload}) for topic, payload in states.items()
         ]
         frames += [sse_frame("event", {"type": kind, **payload}) for kind, payload in events]
+        for client in clients:
+            try:
+                client.loop.call_soon_threadsafe(client.offer, frames)
+            except RuntimeError:  # its loop has closed: the stream is gone
+                self._remove(client)
+
+    def push(self, kind: str, data: dict[str, Any]) -> None:
+        """Send one extra frame (`device`, `alarm`) to every stream; safe from any thread.
+
+        DeviceWatch calls this from the MQTT thread, as the worker calls `publish_changes`.
+        """
+        with self._lock:
+            clients = list(self._clients)
+        if not clients:
+            return
+        frames = [sse_frame(kind, data)]
         for client in clients:
             try:
                 client.loop.call_soon_threadsafe(client.offer, frames)
@@ -501,6 +544,9 @@ class LiveHub:
             yield b"retry: 3000\n\n"
             for topic, payload in sorted(self.worker.states.copy().items()):
                 yield sse_frame("state", {"topic": topic, "payload": payload})
+            # the devices as known now; like states, a record sent twice is harmless
+            for record in self.devices.devices() if self.devices is not None else []:
+                yield sse_frame("device", record)
             while True:
                 try:
                     frame = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
@@ -610,6 +656,7 @@ def create_app(
     metrics: Callable[[], tuple[bytes, str]],
     public_url: str,
     attachments: AttachmentStore | None = None,
+    devices: DeviceWatch | None = None,
 ) -> FastAPI:
     """The HTTP API and pages of one hall's server, on top of a started `Worker`.
 
@@ -617,6 +664,8 @@ def create_app(
     the Prometheus exposition; `public_url` is the base of links printed on tickets (kept on
     `app.state.public_url`; the worker itself builds each ticket's `status_url`). Call
     `app.state.live.close()` before stopping uvicorn, or open event streams hold its shutdown.
+    `devices` (the server's DeviceWatch) feeds `/api/v1/devices`, `/api/v1/alarms`, the
+    `device`/`alarm` frames of the event stream and `/dashboard`; without it those lists are empty.
     """
     app = FastAPI(
         title=f"Yichuang queue server — {config.hall.name_en}",
@@ -632,12 +681,15 @@ def create_app(
             {"name": "help", "description": "help requests from kiosks (帮办)"},
             {"name": "attachments", "description": "scanned documents attached to a ticket"},
             {"name": "stats", "description": "today's figures"},
+            {"name": "devices", "description": "the hall's devices and their alarms, as MQTT reports them"},
             {"name": "live", "description": "server-sent events of state changes"},
             {"name": "operations", "description": "health and metrics"},
         ],
     )
-    live = LiveHub(worker)
+    live = LiveHub(worker, devices)
     worker.publishers.append(live)
+    if devices is not None:
+        devices.add_listener(live.push)
     app.state.live = live
     app.state.public_url = public_url
     tz = ZoneInfo(config.hall.timezone)
@@ -1003,6 +1055,29 @@ def create_app(
             "evaluations": {"count": total, "mean_score": round(mean, 2) if mean is not None else None},
         }
 
+    # ----------------------------------------------------------------- devices
+
+    @app.get(f"{API}/devices", tags=["devices"], response_model=list[DeviceOut])
+    def list_devices() -> list[dict[str, Any]]:
+        """Every device of the hall seen on MQTT, sorted by kind then id.
+
+        Built from the retained `yc/{hall}/device/{device}/status` and `info` and the latest
+        `telemetry` (kiosks: `paper` ok|low|out|unknown|offline|none, `server`; every device:
+        `uptime_s`). The server itself is device `server`. `status_at` / `telemetry_at` are when
+        the server received them. The event stream sends the same records as `device` frames.
+        """
+        return devices.devices() if devices is not None else []
+
+    @app.get(f"{API}/alarms", tags=["devices"], response_model=list[AlarmOut])
+    def list_alarms() -> list[dict[str, Any]]:
+        """The last 100 `yc/{hall}/event/alarm` payloads since the server started, newest first.
+
+        Kiosks raise `paper_low`, `paper_out`, `printer_offline`, `print_failed`; bridges
+        `press_dropped` (docs/mqtt.md has the payloads). New ones arrive on the event stream
+        as `alarm` frames.
+        """
+        return devices.alarms() if devices is not None else []
+
     # ----------------------------------------------------------------- live events
 
     @app.get(
@@ -1012,7 +1087,8 @@ def create_app(
         responses={
             200: {
                 "content": {"text/event-stream": {}},
-                "description": "`state` and `event` messages, from every retained state on",
+                "description": "`state` and `event` messages, from every retained state on; "
+                "`device` (a device record) and `alarm` (an alarm payload) messages",
             },
             503: {"model": ErrorOut},
         },
@@ -1044,6 +1120,11 @@ def create_app(
         if cfg is None:
             return HTMLResponse(page_console.not_found(config, window), status_code=404)
         return HTMLResponse(page_console.render(config, cfg, window_out(window)))
+
+    @app.get("/dashboard", include_in_schema=False, response_class=HTMLResponse)
+    def dashboard_page() -> HTMLResponse:
+        """The technicians' dashboard: devices, alarms, help requests, windows and queues."""
+        return HTMLResponse(page_dashboard.render(config))
 
     @app.get("/display", include_in_schema=False, response_class=HTMLResponse)
     def display_page(orientation: str | None = None) -> HTMLResponse:
