@@ -453,7 +453,12 @@ class KioskApp:
             with self._preview_lock:
                 self._preview_frame = frame
             if self.flow.state.screen == Screen.SCAN and self.scanner is not None:
-                result = self.scanner.process(frame, time.monotonic())
+                try:
+                    result = self.scanner.process(frame, time.monotonic())
+                except Exception:  # one bad frame must not end the camera for the day
+                    log.exception("document pipeline failed on a frame")
+                    time.sleep(0.2)
+                    continue
                 self._outline = result.outline
                 self._post(
                     lambda r=result: self.flow.scan(r.guidance, r.pages, self.clock())  # type: ignore[misc]
