@@ -175,6 +175,11 @@ def report(
             print(
                 f"    {fr.name:36s} JI {ji:.4f}  {sc}  desk={fr.desk} kind={fr.kind} tags={','.join(fr.tags)}"
             )
+    if label == "scan-real":
+        print("  per image:")
+        for fr, quad, ji, _, _ in pages:
+            sc = "miss" if quad is None else f"score {quad.score:.2f}"
+            print(f"    {fr.name:40s} JI {ji:.4f}  {sc}")
     if empties:
         false = [r for r in empties if r[1] is not None]
         print(

@@ -10,29 +10,38 @@ Approach (classical, no learned model):
    laminate differs most in one channel, not in grey.
 3. **Quad hypotheses** from several independent views of the scene, because each fails
    somewhere: contours of colour-Canny edge maps at two sensitivities (inner and outer
-   boundaries of the closed edge bands), and region masks (Otsu on lightness, and the
-   colour distance from the desk colour estimated on the frame border). Each contour's
-   convex hull is simplified; a hull of 4 vertices is a hypothesis, one of 5-8 vertices (a
-   corner cut off by a finger, a dog-ear, a hand's outline) yields every choice of 4 of its
-   edges whose fitted lines, intersected, enclose the hull: that is how an occluded corner
-   is put back where the two edges meet. Line hypotheses complete them: straight runs of
-   the edge contours (a third, faint Canny level included, for white on white and dim
-   light) are merged into lines, and two roughly parallel pairs of the longest lines make
-   a quad when each line lies along its side and ends near its corners - that finds pages
-   whose outline is cut by a shadow band or merged with a hand or clutter.
-4. **Scoring** each hypothesis on the gradient field: for every side, the share of points
-   (excluding the ends, where cards are rounded and fingers sit) that have a gradient
-   across the side, aligned with its normal, within 2 px; the polarity of that gradient
-   must stay the same along the side (a page is brighter or darker than the desk all
-   along an edge, a texture is not). Support found *beyond* the corners, on the sides'
-   extensions, is penalised: desk grids, tablecloth checks and table rulings run on, page
-   edges end. Geometric plausibility gates (convex, corner angles, area, side ratios), and
-   among good hypotheses a larger one wins (the page over the table printed on it).
-5. **Document-likeness and rejection.** A hypothesis' score is multiplied by how much its
+   boundaries of the closed edge bands), and region masks: Otsu on lightness, the colour
+   distance from the desk colour estimated on the frame border, and two paper-likeness masks
+   (unsaturated and bright for the frame; and, of those, the locally smooth ones, print
+   closed over) opened with an 11 px square, which cuts a page loose from the white checks
+   of a tablecloth or the light squares of a mat touching its edges. Each contour's convex
+   hull is simplified; a hull of 4 vertices is a hypothesis, one of 5-8 vertices (a corner
+   cut off by a finger, a dog-ear, a hand's outline) yields every choice of 4 of its edges
+   whose fitted lines, intersected, enclose the hull: that is how an occluded corner is put
+   back where the two edges meet. Line hypotheses complete them: straight runs of the edge
+   contours (a third, faint Canny level included, for white on white and dim light) are
+   merged into lines, and two roughly parallel pairs of the longest lines make a quad when
+   each line lies along its side and ends near its corners - that finds pages whose outline
+   is cut by a shadow band or merged with a hand or clutter.
+4. **Scoring** all hypotheses in one vectorised lookup on the gradient field: for every
+   side, the share of points (excluding the ends, where cards are rounded and fingers sit)
+   that have a gradient across the side, aligned with its normal, within 2 px; the polarity
+   of that gradient must stay the same along the side (a page is brighter or darker than the
+   desk all along an edge, a texture is not). Support found *beyond* the corners, on the
+   sides' extensions, is penalised: desk grids, tablecloth checks and table rulings run on,
+   page edges end. Geometric plausibility gates (convex, corner angles, area, side ratios).
+5. **Choice.** A hypothesis' score is multiplied by its document-likeness: how much its
    inside looks like paper (unsaturated, about as bright as the brightest things in view:
-   not a phone, not a sticky note) and by 0.75 when it is square (sticky notes, mat
-   squares). No hypothesis above the threshold -> None. On the bench's 54 empty desks
-   (every desk type, clutter included) this gives 1 false detection (a cutting mat).
+   not a phone, not a sticky note), x 0.75 when it is square (sticky notes, mat squares).
+   The best scoring quad is the page unless a quad at least 1.3 x larger encloses it (the
+   sheet around a table, a frame or a card's printed panel) and either scores >= 0.9 of the
+   best, or scores >= 0.8 of it with a paper-like band (>= 50 % unsaturated and bright)
+   between the two; the largest such quad wins. A larger quad merely scoring well is not
+   enough: on a dark desk the band would be desk, and the page's own outline is the best.
+   **Near misses:** when no quad passes the threshold, the three best of those scoring
+   >= 0.45 are snapped to the edges at full resolution (step 6) and scored again: a region
+   outline rounded by a finger or cut off a little by a shadow then lies on the page's
+   straight edges.
 6. **Sub-pixel refinement** at full resolution: for each side, colour profiles along the
    side's normal are sampled every few pixels (bilinear remap, 0.5 px steps), the peak of
    the colour-gradient energy is located with a parabolic fit, and a line is fitted to the
@@ -40,6 +49,10 @@ Approach (classical, no learned model):
    (4 work px) then a narrow one (3 px) centred on the first pass' lines. Adjacent lines
    are intersected; the corners are therefore where the straight edges meet, which is also
    how the ground truth defines the corners of rounded ID cards and of occluded corners.
+7. **Rejection.** No quad above the threshold (0.62), or a final score (below) under 0.45
+   -> None: along a chance quad in a texture (terrazzo speckles, a cutting mat) few edge
+   profiles agree with a straight line. On the bench's 54 empty desks (seed 2026, every desk
+   type, clutter included) that gives no false detection.
 
 `PageQuad.score` is the working-image score (edge support x document-likeness, 0..1) times
 the share of refinement profiles that agreed with the fitted lines.
@@ -59,7 +72,7 @@ from docscan.metric import order_corners
 __all__ = ["PageQuad", "detect_page"]
 
 # Long side of the working image (px), roughly: frames are shrunk by an integer factor
-# (1280x720 -> 426x240); the whole pipeline then costs ~24 ms CPU a frame (p50, x86 core).
+# (1280x720 -> 426x240); the whole pipeline then costs ~21 ms CPU a frame (p50, x86 core).
 _WORK_LONG = 480
 # Canny (low, high) thresholds in Sobel units (8x grey levels per px): a sensitive one for
 # white on white, a firm one where texture would merge everything into one contour.
@@ -81,6 +94,15 @@ _ACCEPT = 0.62
 _MAX_LINES = 16
 # Straight runs within this angle (and 3 px) are one line.
 _MERGE_ANGLE = math.radians(4)
+# A larger quad enclosing the best one wins when its score is at least this share of the best's.
+# A quad enclosing the best one (>= 1.3 x its area) is the page when it scores this share of
+# the best's score with a paper-like band between them, or _ENCLOSE_STRONG of it regardless.
+_ENCLOSE_RATIO = 0.8
+_ENCLOSE_STRONG = 0.9
+# Paper-like in that band: saturation < 70 and V above this share of the frame's bright
+# level; the band qualifies when at least _RING_PAPER of its pixels are.
+_RING_VAL = 0.5
+_RING_PAPER = 0.5
 # Page area limits as a share of the frame.
 _MIN_AREA, _MAX_AREA = 0.012, 0.97
 
@@ -124,7 +146,10 @@ def detect_page(image_bgr: np.ndarray, *, refine: bool = True) -> PageQuad | Non
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ValueError(f"expected an H x W x 3 uint8 BGR image, got {image_bgr.shape} {image_bgr.dtype}")
     field = _gradient_field(image_bgr)
-    chosen = _choose(field, _dedupe(_hypotheses(field)))
+    near: list[tuple[float, np.ndarray]] = []
+    chosen = _choose(field, _dedupe(_hypotheses(field)), near)
+    if chosen is None:
+        chosen = _rescue(image_bgr, field, near)
     if chosen is None:
         return None
     score, quad = chosen
@@ -132,7 +157,12 @@ def detect_page(image_bgr: np.ndarray, *, refine: bool = True) -> PageQuad | Non
     agreement = 1.0
     if refine:
         corners, agreement = _refine(image_bgr, corners, field.scale)
-    return PageQuad(corners=order_corners(corners), score=float(np.clip(score * agreement, 0.0, 1.0)))
+    final = float(np.clip(score * agreement, 0.0, 1.0))
+    # Refinement finds no straight edges along a texture's chance quad (a terrazzo speckle
+    # pattern, a cutting mat): few of its profiles agree with a line.
+    if refine and final < _FINAL_MIN:
+        return None
+    return PageQuad(corners=order_corners(corners), score=final)
 
 
 # --- working image ------------------------------------------------------------------------
@@ -156,20 +186,22 @@ def _gradient_field(image: np.ndarray) -> _Field:
     # The exact factor from frame to work pixels (the sizes are rounded down).
     scale = size[0] / w
     small = cv2.GaussianBlur(small, (5, 5), 1.0)
-    f = small.astype(np.float32)
     # Sobel 3x3 / 8: a step of height s gives s/2 at its centre; in grey levels per px.
-    gxs = cv2.split(cv2.Sobel(f, cv2.CV_32F, 1, 0, ksize=3, scale=0.125))
-    gys = cv2.split(cv2.Sobel(f, cv2.CV_32F, 0, 1, ksize=3, scale=0.125))
-    # Per pixel, the colour channel with the strongest gradient supplies the vector: a white
-    # sheet on a tinted laminate differs most in one channel, not in grey.
-    gx, gy = gxs[0], gys[0]
-    best = cv2.magnitude(gx, gy)
-    for cx, cy in zip(gxs[1:], gys[1:], strict=True):
+    gx = gy = best = None
+    for ch in cv2.split(small):
+        cx = cv2.Sobel(ch, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+        cy = cv2.Sobel(ch, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
         m = cv2.magnitude(cx, cy)
-        better = m > best
-        gx = np.where(better, cx, gx)
-        gy = np.where(better, cy, gy)
-        best = np.maximum(best, m)
+        if gx is None or gy is None or best is None:
+            gx, gy, best = cx, cy, m
+            continue
+        # Per pixel, the colour channel with the strongest gradient supplies the vector: a
+        # white sheet on a tinted laminate differs most in one channel, not in grey.
+        better = cv2.compare(m, best, cv2.CMP_GT)
+        cv2.copyTo(cx, better, gx)
+        cv2.copyTo(cy, better, gy)
+        best = cv2.max(best, m)
+    assert gx is not None and gy is not None and best is not None
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     v_ref = float(np.percentile(hsv[::4, ::4, 2], 97))
     return _Field(img=small, gx=gx, gy=gy, mag=best, scale=scale, hsv=hsv, v_ref=max(v_ref, 16.0))
@@ -345,12 +377,43 @@ def _region_masks(field: _Field) -> list[np.ndarray]:
     )
     desk = np.median(border, axis=0)
     # L1 colour distance from the desk, x2 (saturating): OpenCV ops, no float image.
-    diff = cv2.absdiff(img, np.full_like(img, desk.astype(np.uint8)))
+    desk_img = np.empty_like(img)
+    desk_img[:] = desk.astype(np.uint8)
+    diff = cv2.absdiff(img, desk_img)
     dist8 = cv2.transform(diff, np.array([[0.67, 0.67, 0.67]], np.float32))
     _, far = cv2.threshold(dist8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     masks.append(far)
+    out = [cv2.morphologyEx(m, cv2.MORPH_OPEN, _OPEN_KERNEL) for m in masks]
+    # Paper-likeness, opened wide: that cuts a page loose from the white checks of a
+    # tablecloth or the light squares of a mat that touch its edges.
+    out.extend(cv2.morphologyEx(m, cv2.MORPH_OPEN, _BIG_OPEN) for m in _paper_masks(field, light))
     # Opening cuts the thin bridges that join a page to a pen or a neighbouring sheet.
-    return [cv2.morphologyEx(m, cv2.MORPH_OPEN, _OPEN_KERNEL) for m in masks]
+    return out
+
+
+_BIG_OPEN = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
+_CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
+
+
+def _paper_masks(field: _Field, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Paper-like pixels: unsaturated and bright for the frame; and those of them that are
+    also locally smooth once the print is closed over (desk checks are textured)."""
+    g = grey.astype(np.float32)
+    mean = cv2.blur(g, (7, 7))
+    var = cv2.blur(g * g, (7, 7)) - mean * mean
+    smooth = cv2.inRange(var, -1e9, _TEX_VAR)
+    light = cv2.inRange(field.hsv, (0, 0, int(_PM_VAL * field.v_ref)), (180, _PM_SAT, 255))
+    return (
+        cv2.morphologyEx(light, cv2.MORPH_CLOSE, _CLOSE_KERNEL),
+        cv2.morphologyEx(cv2.bitwise_and(light, smooth), cv2.MORPH_CLOSE, _CLOSE_KERNEL),
+    )
+
+
+# Paper-likeness masks: grey variance (7x7) under _TEX_VAR is smooth; V at least _PM_VAL of
+# the frame's bright level and HSV saturation at most _PM_SAT is paper-coloured.
+_TEX_VAR = 60.0
+_PM_VAL = 0.6
+_PM_SAT = 60
 
 
 def _line_through(p: np.ndarray, q: np.ndarray) -> tuple[float, float, float]:
@@ -466,73 +529,116 @@ _NEXT = np.array([1, 2, 3, 0])
 _ROT = np.array([-1.0, 1.0], np.float32)
 
 
-def _side_evidence(
-    quad: np.ndarray, field: _Field, ts: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per side: share of its points with an aligned edge across it, share of those whose
-    polarity agrees with the side's majority, and share of points on its extensions with
-    an aligned edge (all four sides in one vectorised lookup)."""
-    p0 = quad.astype(np.float32)
-    d = p0[_NEXT] - p0  # (4, 2)
-    n = d[:, ::-1] * _ROT / np.hypot(d[:, 0], d[:, 1])[:, None]  # unit normals (-dy, dx)
-    all_t = _ALL_T if ts is None else ts
-    base = p0[:, None, :] + all_t[None, :, None] * d[:, None, :]  # (4, T, 2)
-    pts = base[:, :, None, :] + _SEARCH[None, None, :, None] * n[:, None, None, :]  # (4, T, S, 2)
+def _side_evidence(quads: np.ndarray, field: _Field) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For (N, 4, 2) quads, per side (N, 4): the share of its points with an aligned edge
+    across it, the share of those whose polarity agrees with the side's majority, and the
+    share of points on its extensions with an aligned edge (one vectorised lookup)."""
+    p0 = quads.astype(np.float32)
+    d = p0[:, _NEXT] - p0  # (N, 4, 2)
+    length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-6)
+    nx, ny = -d[..., 1] / length, d[..., 0] / length  # unit normals (-dy, dx), (N, 4)
+    # Points (N, 4, T, S): along each side (T) and across it (S).
+    px = p0[:, :, None, None, 0] + _ALL_T[None, None, :, None] * d[:, :, None, None, 0]
+    py = p0[:, :, None, None, 1] + _ALL_T[None, None, :, None] * d[:, :, None, None, 1]
+    px = px + _SEARCH * nx[:, :, None, None]
+    py = py + _SEARCH * ny[:, :, None, None]
     w, h = field.size
-    xi = np.rint(pts[..., 0]).astype(np.intp)
-    yi = np.rint(pts[..., 1]).astype(np.intp)
+    xi = np.rint(px).astype(np.intp)
+    yi = np.rint(py).astype(np.intp)
     inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
     flat = np.where(inside, yi * w + xi, 0)
-    gx = field.gx.ravel()[flat]
-    gy = field.gy.ravel()[flat]
-    proj = gx * n[:, 0, None, None] + gy * n[:, 1, None, None]
+    proj = field.gx.ravel()[flat] * nx[:, :, None, None] + field.gy.ravel()[flat] * ny[:, :, None, None]
     aproj = np.abs(proj)
     ok = inside & (aproj >= _EDGE_MIN) & (aproj >= _ALIGN_MIN * field.mag.ravel()[flat])
-    hit = ok.any(axis=2)  # (4, T)
-    k = len(_TS) if ts is None else len(ts)
-    support = hit[:, :k].mean(axis=1)
-    runs_on = hit[:, k:].mean(axis=1) if hit.shape[1] > k else np.zeros(4)
+    hit = ok.any(axis=3)  # (N, 4, T)
+    k = len(_TS)
+    support = hit[..., :k].mean(axis=2)
+    runs_on = hit[..., k:].mean(axis=2)
     # A point's polarity: the sign of its aligned responses, summed across the search.
-    signed = np.where(ok, proj, 0.0).sum(axis=2)[:, :k]
-    pos = (signed > 0).sum(axis=1)
-    neg = (signed < 0).sum(axis=1)
+    signed = np.where(ok[..., :k, :], proj[..., :k, :], 0.0).sum(axis=3)
+    pos = (signed > 0).sum(axis=2)
+    neg = (signed < 0).sum(axis=2)
     agree = np.maximum(pos, neg) / np.maximum(pos + neg, 1)
     return support, agree, runs_on
 
 
-def _score(quad: np.ndarray, field: _Field) -> float:
-    """Edge support of the quad's sides (0..1), less the support on their extensions."""
-    sup, agree, runs_on = _side_evidence(quad, field)
-    if sup.min() < 0.35:
-        return 0.0
+def _scores(quads: np.ndarray, field: _Field) -> np.ndarray:
+    """Edge support of each quad's sides (0..1), less the support on their extensions."""
+    sup, agree, runs_on = _side_evidence(quads, field)
     # One side may be partly hidden (a finger, a hand): weigh the worst side less.
-    ordered = np.sort(sup)
-    base = (ordered[0] * 0.5 + ordered[1:].sum()) / 3.5
-    polarity = float(np.mean(agree))
-    return float(base * (0.5 + 0.5 * polarity) - 0.2 * float(np.mean(runs_on)))
+    ordered = np.sort(sup, axis=1)
+    base = (ordered[:, 0] * 0.5 + ordered[:, 1:].sum(axis=1)) / 3.5
+    score = base * (0.5 + 0.5 * agree.mean(axis=1)) - 0.2 * runs_on.mean(axis=1)
+    return np.where(ordered[:, 0] < 0.35, 0.0, score)
 
 
-def _choose(field: _Field, quads: list[np.ndarray]) -> tuple[float, np.ndarray] | None:
+def _score(quad: np.ndarray, field: _Field) -> float:
+    """`_scores` of one quad."""
+    return float(_scores(quad[None], field)[0])
+
+
+def _rescue(
+    image: np.ndarray, field: _Field, near: list[tuple[float, np.ndarray]]
+) -> tuple[float, np.ndarray] | None:
+    """The best of the near misses once their sides are snapped to the edges at full
+    resolution: a region outline rounded by a finger or cut by a shadow lies a few pixels
+    off the page's straight edges and scores just under the threshold."""
+    best: tuple[float, np.ndarray] | None = None
+    for _, quad in sorted(near, key=lambda c: -c[0])[:_RESCUE_TRIES]:
+        corners, agreement = _refine(image, (quad / field.scale).astype(np.float64), field.scale)
+        if agreement < 0.7:
+            continue
+        snapped = (order_corners(corners) * field.scale).astype(np.float32)
+        if not _plausible(snapped, field.size):
+            continue
+        s = _score(snapped, field) * _document_likeness(snapped, field)
+        if s >= _ACCEPT and (best is None or s > best[0]):
+            best = (s, snapped)
+    return best
+
+
+# Final score (working score x refinement agreement) below which a detection is dropped.
+_FINAL_MIN = 0.45
+# Near misses (score x document-likeness >= _NEAR) snapped and re-scored when none passes.
+_RESCUE_TRIES = 3
+_NEAR = 0.45
+
+
+def _choose(
+    field: _Field, quads: list[np.ndarray], near: list[tuple[float, np.ndarray]] | None = None
+) -> tuple[float, np.ndarray] | None:
     """The page among the hypotheses: the best quad by edge support times document-likeness,
-    or the largest accepted quad that encloses it (the sheet rather than the table or the
-    photo printed on it)."""
+    or the largest accepted quad that encloses it, scores nearly as well or has a paper-like
+    band around it (the sheet rather than the table or the photo printed on it). Quads
+    scoring under the threshold but at least _NEAR are appended to `near`."""
     accepted = []
-    for quad in quads:
-        if _plausible(quad, field.size):
-            s = _score(quad, field)
+    good = [q for q in quads if _plausible(q, field.size)]
+    if good:
+        stack = np.stack(good)
+        scores = _scores(stack, field)
+        for i in np.nonzero(scores >= _NEAR)[0]:
+            s = float(scores[i]) * _document_likeness(stack[i], field)
             if s >= _ACCEPT:
-                s *= _document_likeness(quad, field)
-                if s >= _ACCEPT:
-                    accepted.append((s, quad))
+                accepted.append((s, stack[i]))
+            elif near is not None and s >= _NEAR:
+                near.append((s, stack[i]))
     if not accepted:
         return None
     top = max(accepted, key=lambda c: c[0])
-    best, best_area = top, cv2.contourArea(top[1])
-    for cand in accepted:
-        area = cv2.contourArea(cand[1])
-        if area > max(best_area, 1.3 * cv2.contourArea(top[1])) and _encloses(cand[1], top[1]):
-            best, best_area = cand, area
-    return best
+    top_area = cv2.contourArea(top[1])
+    # The sheet around a table or a frame printed on it: an accepted quad enclosing the best
+    # one, scoring nearly as well or with a paper-like band between the two.
+    grown = [
+        (cv2.contourArea(c[1]), c)
+        for c in accepted
+        if c[0] >= _ENCLOSE_RATIO * top[0]
+        and cv2.contourArea(c[1]) > 1.3 * top_area
+        and _encloses(c[1], top[1])
+        and (c[0] >= _ENCLOSE_STRONG * top[0] or _ring_paperness(c[1], top[1], field) >= _RING_PAPER)
+    ]
+    if not grown:
+        return top
+    return max(grown, key=lambda g: g[0])[1]
 
 
 _GRID_U, _GRID_V = (
@@ -562,6 +668,21 @@ def _document_likeness(quad: np.ndarray, field: _Field) -> float:
     aspect = max(aspect, 1.0 / aspect)
     oblong = 1.0 if aspect >= 1.22 else 0.75
     return (0.45 + 0.55 * paper) * oblong
+
+
+def _ring_paperness(outer: np.ndarray, inner: np.ndarray, field: _Field) -> float:
+    """Share of paper-like pixels (unsaturated, bright) in the band between two nested quads."""
+    w, h = field.size
+    band = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(band, np.rint(outer).astype(np.int32), 255)
+    cv2.fillConvexPoly(band, np.rint(inner).astype(np.int32), 0)
+    # Keep off both outlines: their edges are neither paper nor desk.
+    sel = cv2.erode(band, _OPEN_KERNEL) > 0
+    if sel.sum() < 20:
+        return 0.0
+    sat = field.hsv[..., 1][sel]
+    val = field.hsv[..., 2][sel].astype(np.float32)
+    return float(((sat < 70) & (val > _RING_VAL * field.v_ref)).mean())
 
 
 def _encloses(outer: np.ndarray, inner: np.ndarray, tolerance: float = 2.0) -> bool:

@@ -132,9 +132,9 @@ def _real_records() -> list[dict[str, object]]:
     return list(json.loads((REAL_DIR / "ground_truth.json").read_text())["images"])
 
 
-# Measured on the 19 photos: mean 0.934, 17 of them >= 0.96, the worst found ones 0.89
-# (inner-table) and 0.92 (page02, curled). The card held in a hand with its corner under the
-# thumb, over a keyboard, is not found yet (JI 0.12): it is listed apart.
+# Measured on the 19 photos: mean 0.942, all 18 found >= 0.96 (the worst text5, 0.964).
+# The card held in a hand with its corner under the thumb, over a keyboard, is not found
+# yet (JI 0.12): it is listed apart.
 _REAL_KNOWN_MISSES = {"xlh_holding-with-a-hand.jpg"}
 
 
@@ -160,11 +160,11 @@ def real_scores() -> dict[str, float]:
 def test_pages_in_real_photos_are_found_accurately(real_scores: dict[str, float]) -> None:
     for name, ji in real_scores.items():
         if name not in _REAL_KNOWN_MISSES:
-            assert ji >= 0.87, f"{name}: JI {ji:.4f}"
+            assert ji >= 0.95, f"{name}: JI {ji:.4f}"
 
 
 def test_real_photos_mean_score(real_scores: dict[str, float]) -> None:
-    assert float(np.mean(list(real_scores.values()))) >= 0.90
+    assert float(np.mean(list(real_scores.values()))) >= 0.93
 
 
 # --- synthetic desks ----------------------------------------------------------------------
@@ -185,10 +185,10 @@ def test_pages_on_synthetic_desks_are_found(synthetic: list[tuple[object, PageQu
             continue
         jis.append(jaccard_index(None if quad is None else quad.corners, truth.corners, truth.ref_size))
     assert len(jis) >= 30
-    # Measured 0.853 on this subset (seed 7; the bench's seed-2026 set gives 0.924): two
-    # misses and a few wrong quads pull the mean down; the median is above 0.99.
-    assert float(np.mean(jis)) >= 0.82, sorted(jis)[:5]
-    assert float(np.median(jis)) >= 0.98
+    # Measured 0.909 on this subset (seed 7; the bench's seed-2026 set gives 0.950): a miss
+    # and three wrong quads pull the mean down; the median is above 0.997.
+    assert float(np.mean(jis)) >= 0.89, sorted(jis)[:5]
+    assert float(np.median(jis)) >= 0.99
 
 
 def test_empty_synthetic_desks_show_no_page(synthetic: list[tuple[object, PageQuad | None]]) -> None:
