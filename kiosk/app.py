@@ -186,8 +186,9 @@ class KioskApp:
         pygame.display.quit()
 
     def run(self, stop: threading.Event, on_frame: Callable[[], None] = lambda: None) -> None:
-        """Frames until `stop` is set: 30 per second while something moves, else on events only."""
-        while not stop.is_set():
+        """Frames until `stop` is set (or the window is closed): 30 per second while something
+        moves, else on events only."""
+        while not stop.is_set() and not self._stopping.is_set():
             animated = self._animated()
             self.step(wait_s=1 / FPS_ANIMATED if animated else 0.25)
             on_frame()
