@@ -11,10 +11,17 @@ Approach (classical, no learned model):
 3. **Quad hypotheses** from several independent views of the scene, because each fails
    somewhere: contours of colour-Canny edge maps at two sensitivities (inner and outer
    boundaries of the closed edge bands), and region masks: Otsu on lightness, the colour
-   distance from the desk colour estimated on the frame border, and two paper-likeness masks
-   (unsaturated and bright for the frame; and, of those, the locally smooth ones, print
-   closed over) opened with an 11 px square, which cuts a page loose from the white checks
-   of a tablecloth or the light squares of a mat touching its edges. Each contour's convex
+   distance from the desk colour estimated on the frame border, and paper-likeness masks
+   (unsaturated and bright for the frame; of those, the locally smooth ones, print closed
+   over; and two shadow-proof ones, below) opened with an 11 px square, which cuts a page
+   loose from the white checks of a tablecloth or the light squares of a mat touching its
+   edges. **Shadows:** a hard cast shadow darkens paper below the "bright" level and split
+   the sheet in two; saturation and hue are ratios a shadow leaves alone, so one mask is
+   "less saturated than the desk" (under 0.6 x the border's median saturation, at most 60)
+   with a V floor of only 0.25 of the bright level, and, on a plainly coloured desk (border
+   saturation >= 25 with an interquartile range <= 8: wood, not a check pattern), one is
+   "hue and saturation far from the desk's" (Otsu), which also keeps a tinted card whole
+   across the band. Each contour's convex
    hull is simplified; a hull of 4 vertices is a hypothesis, one of 5-8 vertices (a corner
    cut off by a finger, a dog-ear, a hand's outline) yields every choice of 4 of its edges
    whose fitted lines, intersected, enclose the hull: that is how an occluded corner is put
@@ -38,6 +45,11 @@ Approach (classical, no learned model):
    best, or scores >= 0.8 of it with a paper-like band (>= 50 % unsaturated and bright)
    between the two; the largest such quad wins. A larger quad merely scoring well is not
    enough: on a dark desk the band would be desk, and the page's own outline is the best.
+   "Encloses" also admits an inner quad that overshoots the outer one by a sliver (>= 90 %
+   of its area inside): a page half cut off by a shadow's edge is such a quad, its corners
+   on the shadow line a few px outside the sheet. And on a lit, coloured desk the larger quad
+   is refused when the band between the two has the desk's saturation rather than the
+   inner quad's (it is desk, the extra side a shadow's edge or a seam).
    **Near misses:** when no quad passes the threshold, the three best of those scoring
    >= 0.45 are snapped to the edges at full resolution (step 6) and scored again: a region
    outline rounded by a finger or cut off a little by a shadow then lies on the page's
@@ -51,8 +63,11 @@ Approach (classical, no learned model):
    how the ground truth defines the corners of rounded ID cards and of occluded corners.
 7. **Rejection.** No quad above the threshold (0.62), or a final score (below) under 0.45
    -> None: along a chance quad in a texture (terrazzo speckles, a cutting mat) few edge
-   profiles agree with a straight line. On the bench's 54 empty desks (seed 2026, every desk
-   type, clutter included) that gives no false detection.
+   profiles agree with a straight line. Nor when fewer than three sides are sharp: per side,
+   the median over profiles of the peak gradient over the step across it (8 px apart) is
+   0.2-1 for a sheet's edge, blurred or not, and ~0.11 for a reflection's soft fall-off on
+   glass (_SHARP_MIN 0.13). On the bench's 54 empty desks that gives no false detection for
+   seed 2026 and one for seed 99 (a sticky note and a shadow line on a cluttered desk).
 
 `PageQuad.score` is the working-image score (edge support x document-likeness, 0..1) times
 the share of refinement profiles that agreed with the fitted lines.
@@ -131,6 +146,9 @@ class _Field:
     scale: float  # work px per frame px
     hsv: np.ndarray  # (h, w, 3) uint8
     v_ref: float  # the frame's bright level (97th percentile of V): white paper, roughly
+    desk_sat: float  # median HSV saturation of the frame's border (the desk, mostly)
+    desk_val: float  # median HSV value of the frame's border
+    desk_sat_iqr: float  # interquartile range of the border's saturation: a patterned desk's is wide
 
     @property
     def size(self) -> tuple[int, int]:
@@ -161,6 +179,9 @@ def detect_page(image_bgr: np.ndarray, *, refine: bool = True) -> PageQuad | Non
     # Refinement finds no straight edges along a texture's chance quad (a terrazzo speckle
     # pattern, a cutting mat): few of its profiles agree with a line.
     if refine and final < _FINAL_MIN:
+        return None
+    # A soft-edged bright patch (a reflection on glass, a light pool) has no sharp sides.
+    if sorted(_sharpness((corners * field.scale).astype(np.float32), field))[1] < _SHARP_MIN:
         return None
     return PageQuad(corners=order_corners(corners), score=final)
 
@@ -204,7 +225,26 @@ def _gradient_field(image: np.ndarray) -> _Field:
     assert gx is not None and gy is not None and best is not None
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     v_ref = float(np.percentile(hsv[::4, ::4, 2], 97))
-    return _Field(img=small, gx=gx, gy=gy, mag=best, scale=scale, hsv=hsv, v_ref=max(v_ref, 16.0))
+    rim = np.concatenate(
+        [
+            hsv[:3].reshape(-1, 3),
+            hsv[-3:].reshape(-1, 3),
+            hsv[:, :3].reshape(-1, 3),
+            hsv[:, -3:].reshape(-1, 3),
+        ]
+    )
+    return _Field(
+        img=small,
+        gx=gx,
+        gy=gy,
+        mag=best,
+        scale=scale,
+        hsv=hsv,
+        v_ref=max(v_ref, 16.0),
+        desk_sat=float(np.median(rim[:, 1])),
+        desk_val=float(np.median(rim[:, 2])),
+        desk_sat_iqr=float(np.subtract(*np.percentile(rim[:, 1], [75, 25]))),
+    )
 
 
 # --- hypotheses ---------------------------------------------------------------------------
@@ -236,16 +276,22 @@ def _hypotheses(field: _Field) -> list[np.ndarray]:
         found, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         contours.extend(found)
     quads: list[np.ndarray] = []
+    # Several masks often outline the same region: its hull is simplified once.
+    seen: set[tuple[int, int, int, int, int]] = set()
     for c in contours:
         if len(c) < 8:
             continue
-        _, _, bw, bh = cv2.boundingRect(c)
+        bx, by, bw, bh = cv2.boundingRect(c)
         if bw * bh < _MIN_AREA * frame_area:
             continue
         hull = cv2.convexHull(c)
         hull_area = cv2.contourArea(hull)
         if not (_MIN_AREA * frame_area <= hull_area <= _MAX_AREA * frame_area):
             continue
+        key = (bx, by, bw, bh, int(hull_area))
+        if key in seen:
+            continue
+        seen.add(key)
         quads.extend(_quads_from_hull(hull.reshape(-1, 2).astype(np.float32), hull_area))
     quads.extend(_quads_from_lines(edge_contours, field))
     return quads
@@ -395,18 +441,35 @@ _BIG_OPEN = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
 _CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
 
 
-def _paper_masks(field: _Field, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Paper-like pixels: unsaturated and bright for the frame; and those of them that are
-    also locally smooth once the print is closed over (desk checks are textured)."""
+def _paper_masks(field: _Field, grey: np.ndarray) -> list[np.ndarray]:
+    """Paper-like pixels: unsaturated and bright for the frame; those of them that are also
+    locally smooth once the print is closed over (desk checks are textured); and the two
+    shadow-proof masks (see the module docstring), each only when it adds something."""
     g = grey.astype(np.float32)
     mean = cv2.blur(g, (7, 7))
     var = cv2.blur(g * g, (7, 7)) - mean * mean
     smooth = cv2.inRange(var, -1e9, _TEX_VAR)
     light = cv2.inRange(field.hsv, (0, 0, int(_PM_VAL * field.v_ref)), (180, _PM_SAT, 255))
-    return (
-        cv2.morphologyEx(light, cv2.MORPH_CLOSE, _CLOSE_KERNEL),
-        cv2.morphologyEx(cv2.bitwise_and(light, smooth), cv2.MORPH_CLOSE, _CLOSE_KERNEL),
-    )
+    masks = [light, cv2.bitwise_and(light, smooth)]
+    # Shadow-proof: a cast shadow darkens paper but leaves it unsaturated (saturation is a
+    # ratio), so paper in a shadow band stays paper here and the sheet is one region; under
+    # the desk's saturation (light wood is barely more saturated than paper).
+    sat_max = int(min(_PM_SAT, max(_PM_SAT_MIN, 0.6 * field.desk_sat)))
+    lit = cv2.inRange(field.hsv[..., 2], int(_PM_DARK * field.v_ref), 255)
+    chroma = cv2.inRange(field.hsv, (0, 0, int(_PM_DARK * field.v_ref)), (180, sat_max, 255))
+    if cv2.countNonZero(cv2.bitwise_xor(chroma, light)) > _MASK_NEW * chroma.size:
+        masks.append(chroma)
+    # Hue and saturation far from the desk's (a plainly coloured desk: wood): a shadow changes
+    # neither, so a tinted card half in a shadow on wood is one region here.
+    if field.desk_sat >= _CHROMA_DESK_SAT and field.desk_sat_iqr <= _CHROMA_DESK_IQR:
+        hue, sat, _ = cv2.split(field.hsv)
+        rim = np.concatenate([hue[:3].ravel(), hue[-3:].ravel(), hue[:, :3].ravel(), hue[:, -3:].ravel()])
+        dh = cv2.absdiff(hue, np.full_like(hue, int(np.median(rim))))
+        dh = cv2.min(dh, cv2.subtract(np.full_like(hue, 180), dh))
+        ds = cv2.absdiff(sat, np.full_like(sat, int(field.desk_sat)))
+        _, cfar = cv2.threshold(cv2.add(cv2.add(dh, dh), ds), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        masks.append(cv2.bitwise_and(cfar, lit))
+    return [cv2.morphologyEx(m, cv2.MORPH_CLOSE, _CLOSE_KERNEL) for m in masks]
 
 
 # Paper-likeness masks: grey variance (7x7) under _TEX_VAR is smooth; V at least _PM_VAL of
@@ -414,6 +477,21 @@ def _paper_masks(field: _Field, grey: np.ndarray) -> tuple[np.ndarray, np.ndarra
 _TEX_VAR = 60.0
 _PM_VAL = 0.6
 _PM_SAT = 60
+# The shadow-proof paper mask's V floor (share of the bright level).
+_PM_DARK = 0.25
+_PM_SAT_MIN = 20
+# A shadow-proof mask is used when it differs from the plain one in this share of pixels.
+_MASK_NEW = 0.005
+# _band_is_desk: the desk must be this much more saturated than the inner quad, and lit (its
+# V at least _DESK_VAL of the bright level: a dark desk's saturation is noise).
+_DESK_SAT_DIFF = 15.0
+_DESK_VAL = 0.5
+# _encloses: share of the inner quad's area inside the outer one that counts as enclosed.
+_ENCLOSE_AREA = 0.9
+# The hue/saturation mask is made on a plainly coloured desk only (border saturation median
+# and interquartile range).
+_CHROMA_DESK_SAT = 25.0
+_CHROMA_DESK_IQR = 8.0
 
 
 def _line_through(p: np.ndarray, q: np.ndarray) -> tuple[float, float, float]:
@@ -636,9 +714,36 @@ def _choose(
         and _encloses(c[1], top[1])
         and (c[0] >= _ENCLOSE_STRONG * top[0] or _ring_paperness(c[1], top[1], field) >= _RING_PAPER)
     ]
-    if not grown:
-        return top
-    return max(grown, key=lambda g: g[0])[1]
+    # Not when the band between them has the desk's saturation: the larger quad's extra side
+    # is a shadow's edge or a desk seam (wood is more saturated than paper).
+    # The largest such quad wins (checked largest first: the band test costs masks).
+    for _, cand in sorted(grown, key=lambda g: -g[0]):
+        if not _band_is_desk(cand[1], top[1], field):
+            return cand
+    return top
+
+
+def _band_is_desk(outer: np.ndarray, inner: np.ndarray, field: _Field) -> bool:
+    """Whether the band between two nested quads is as saturated as the desk (the frame
+    border's median) and clearly more than the inner quad."""
+    w, h = field.size
+    # A dark desk's saturation is noise.
+    if field.desk_val < _DESK_VAL * field.v_ref:
+        return False
+    sat = field.hsv[..., 1]
+    desk = field.desk_sat
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, np.rint(inner).astype(np.int32), 255)
+    band = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(band, np.rint(outer).astype(np.int32), 255)
+    band[inside > 0] = 0
+    band_sel = cv2.erode(band, _OPEN_KERNEL) > 0
+    in_sel = cv2.erode(inside, _OPEN_KERNEL) > 0
+    if band_sel.sum() < 20 or in_sel.sum() < 20:
+        return False
+    s_band = float(np.median(sat[band_sel]))
+    s_in = float(np.median(sat[in_sel]))
+    return desk - s_in > _DESK_SAT_DIFF and abs(s_band - desk) < abs(s_band - s_in)
 
 
 _GRID_U, _GRID_V = (
@@ -686,8 +791,45 @@ def _ring_paperness(outer: np.ndarray, inner: np.ndarray, field: _Field) -> floa
 
 
 def _encloses(outer: np.ndarray, inner: np.ndarray, tolerance: float = 2.0) -> bool:
+    """Whether `inner` lies in `outer`: its corners within `tolerance`, or all but a sliver of
+    its area (a quad cut by a shadow's edge overshoots the sheet a little at its corners)."""
     contour = outer.reshape(-1, 1, 2).astype(np.float32)
-    return all(cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -tolerance for x, y in inner)
+    if all(cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -tolerance for x, y in inner):
+        return True
+    inter, _ = cv2.intersectConvexConvex(outer.astype(np.float32), inner.astype(np.float32))
+    return float(inter) >= _ENCLOSE_AREA * cv2.contourArea(inner.astype(np.float32))
+
+
+# Edge sharpness (see _sharpness) that at least three sides of a page reach: paper edges,
+# even blurred, reach 0.2 and more; reflections on glass stay near 0.11.
+_SHARP_MIN = 0.13
+_SHARP_OFFS = np.arange(-8.0, 8.5, 1.0, dtype=np.float32)
+_SHARP_TS = np.linspace(0.15, 0.85, 20, dtype=np.float32)
+
+
+def _sharpness(quad: np.ndarray, field: _Field) -> list[float]:
+    """Per side, the median over profiles across it of the peak gradient (within 3 px)
+    over the step between its two sides (8 px apart): about 0.3-0.5 for a sheet's cut edge,
+    much less for the gradual fall-off of a reflection or a light pool."""
+    grey = cv2.cvtColor(field.img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    q = quad.astype(np.float32)
+    d = q[_NEXT] - q  # (4, 2)
+    length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1) / length[:, None]
+    # Points (4 sides x T profiles, offsets across): one remap for all sides.
+    base = q[:, None, :] + _SHARP_TS[None, :, None] * d[:, None, :]
+    pts = base[:, :, None, :] + _SHARP_OFFS[None, None, :, None] * n[:, None, None, :]
+    mx = pts[..., 0].reshape(-1, len(_SHARP_OFFS))
+    my = pts[..., 1].reshape(-1, len(_SHARP_OFFS))
+    prof = cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    gx = cv2.remap(field.gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    gy = cv2.remap(field.gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    nx = np.repeat(n[:, 0], len(_SHARP_TS))[:, None]
+    ny = np.repeat(n[:, 1], len(_SHARP_TS))[:, None]
+    peak = np.abs(gx * nx + gy * ny)[:, 5:12].max(axis=1)
+    step = np.abs(prof[:, -3:].mean(axis=1) - prof[:, :3].mean(axis=1))
+    ratio = (peak / np.maximum(step, 2.0)).reshape(4, -1)
+    return [float(v) for v in np.median(ratio, axis=1)]
 
 
 # --- sub-pixel refinement -----------------------------------------------------------------

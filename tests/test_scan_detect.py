@@ -107,6 +107,33 @@ def test_an_occluded_corner_is_put_where_its_edges_meet() -> None:
     assert jaccard_index(found.corners, PAGE, (2100, 2970)) > 0.98
 
 
+def test_a_page_under_a_hard_cast_shadow_is_found_whole() -> None:
+    # A light-wood desk; a small tinted card; a dark band (an arm's shadow) across both.
+    card = np.array([[420.0, 200.0], [820.0, 230.0], [805.0, 480.0], [405.0, 455.0]], np.float32)
+    w, h = 1280, 720
+    img = np.full((h, w, 3), (120, 160, 190), np.uint8)
+    cv2.fillPoly(img, [np.round(card * 16).astype(np.int32)], (225, 215, 200), cv2.LINE_AA, shift=4)
+    band = np.zeros((h, w), np.uint8)
+    cv2.line(band, (300, 720), (1000, 0), 255, 130)
+    shade = cv2.GaussianBlur(band, (0, 0), 2.0).astype(np.float32) / 255.0
+    lit = img * (1.0 - 0.7 * shade[..., None])
+    frame = np.clip(lit + np.random.default_rng(5).normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+    found = detect_page(frame)
+    assert found is not None
+    assert jaccard_index(found.corners, card, (856, 540)) > 0.97
+
+
+def test_a_soft_edged_bright_patch_is_not_a_page() -> None:
+    # A reflection on a dark glass desk: an oblong patch whose edges fade over ~25 px.
+    img = np.full((720, 1280, 3), (30, 30, 32), np.uint8)
+    rect = np.zeros((720, 1280), np.uint8)
+    cv2.rectangle(rect, (400, 200), (820, 500), 255, -1)
+    patch = cv2.GaussianBlur(rect, (0, 0), 10.0).astype(np.float32) / 255.0
+    glow = img + patch[..., None] * np.array([150.0, 150.0, 150.0])
+    frame = np.clip(glow + np.random.default_rng(9).normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+    assert detect_page(frame) is None
+
+
 def test_an_empty_plain_desk_shows_no_page() -> None:
     img = np.full((720, 1280, 3), (90, 120, 150), np.uint8)
     img = np.clip(img + np.random.default_rng(3).normal(0, 2.5, img.shape), 0, 255).astype(np.uint8)
@@ -185,9 +212,9 @@ def test_pages_on_synthetic_desks_are_found(synthetic: list[tuple[object, PageQu
             continue
         jis.append(jaccard_index(None if quad is None else quad.corners, truth.corners, truth.ref_size))
     assert len(jis) >= 30
-    # Measured 0.909 on this subset (seed 7; the bench's seed-2026 set gives 0.950): a miss
-    # and three wrong quads pull the mean down; the median is above 0.997.
-    assert float(np.mean(jis)) >= 0.89, sorted(jis)[:5]
+    # Measured 0.944 on this subset (seed 7; the bench's seed-2026 set gives 0.970): a miss
+    # and two wrong quads pull the mean down; the median is above 0.998.
+    assert float(np.mean(jis)) >= 0.935, sorted(jis)[:5]
     assert float(np.median(jis)) >= 0.99
 
 
