@@ -33,6 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _stats import percentile  # noqa: E402
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -43,11 +47,6 @@ from yichuang.mqtt_client import MqttClient  # noqa: E402
 from yichuang.rpc import CommandClient  # noqa: E402
 
 EXAMPLE = ROOT / "config" / "hall.example.toml"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def hall_toml(work: Path, broker_url: str) -> Path:

@@ -36,16 +36,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _stats import percentile  # noqa: E402
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 EXAMPLE = ROOT / "config" / "hall.example.toml"
 HALL = "kbench"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def hall_toml(tmp: Path, broker_port: int, http_port: int) -> Path:
@@ -234,8 +233,8 @@ def main() -> int:
             app.stop()
             print(
                 f"frame {size[0]}x{size[1]} ({len(times)} full redraws over 8 screens): "
-                f"p50 {pct(times, 50):.2f} ms, p99 {pct(times, 99):.2f} ms, max {max(times):.2f} ms "
-                f"(target p99 <= 16 ms)"
+                f"p50 {percentile(times, 50):.2f} ms, p99 {percentile(times, 99):.2f} ms, "
+                f"max {max(times):.2f} ms (target p99 <= 16 ms)"
             )
 
         app = KioskApp(
@@ -269,7 +268,7 @@ def main() -> int:
         app.stop()
         print(
             f"touch -> first byte at the printer ({len(latencies)} tickets): "
-            f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms, "
+            f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
             f"max {max(latencies):.1f} ms (target p99 <= 300 ms)"
         )
         print(f"receipts printed by the simulated printer: {printer.printed}")

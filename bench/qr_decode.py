@@ -16,7 +16,6 @@ moire); the figures are for this machine, a Raspberry Pi 4 is roughly 4-6x slowe
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -28,19 +27,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _stats import pin_one_core  # noqa: E402
 
 from hw_sim.desk_scene import TEXTURES  # noqa: E402
 from hw_sim.virtual_camera import VirtualCamera, qr_frames  # noqa: E402
 from kiosk.qr_scan import Backend, available_backends, decode_qr  # noqa: E402
-
-
-def _pin_one_core() -> str:
-    cv2.setNumThreads(1)
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"cpu {cpu}"
-    return "not pinned"
 
 
 def _ms(samples: list[float]) -> str:
@@ -56,7 +49,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    pinned = _pin_one_core()
+    pinned = pin_one_core()
     backends: list[Backend] = list(available_backends()) if args.backend == "all" else [args.backend]
     print(f"python {platform.python_version()}  opencv {cv2.__version__}  {platform.machine()}  {pinned}")
     print(f"backends: {', '.join(backends)} (available: {', '.join(available_backends())})")

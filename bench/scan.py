@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -35,6 +34,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _stats import pin_one_core  # noqa: E402
 
 from docscan.detect import PageQuad, detect_page  # noqa: E402
 from docscan.metric import jaccard_index  # noqa: E402
@@ -42,15 +44,6 @@ from docscan.metric import jaccard_index  # noqa: E402
 REAL_DIR = ROOT.parent / "shared" / "data" / "scan-real"
 if not REAL_DIR.is_dir():
     REAL_DIR = Path("/work/shared/data/scan-real")
-
-
-def _pin_one_core() -> str:
-    cv2.setNumThreads(1)
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"cpu {cpu}"
-    return "not pinned"
 
 
 @dataclass
@@ -247,7 +240,7 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true", help="skip the real photos")
     ap.add_argument("--no-synthetic", action="store_true", help="only the real photos")
     args = ap.parse_args()
-    pinned = _pin_one_core()
+    pinned = pin_one_core()
     print(f"scan bench: {platform.processor() or platform.machine()}, {pinned}, OpenCV {cv2.__version__}")
     if not args.no_synthetic:
         t0 = time.perf_counter()
