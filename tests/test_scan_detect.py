@@ -212,10 +212,36 @@ def test_pages_on_synthetic_desks_are_found(synthetic: list[tuple[object, PageQu
             continue
         jis.append(jaccard_index(None if quad is None else quad.corners, truth.corners, truth.ref_size))
     assert len(jis) >= 30
-    # Measured 0.944 on this subset (seed 7; the bench's seed-2026 set gives 0.970): a miss
+    # Measured 0.944 on this subset (seed 7; the bench's seed-2026 set gives 0.972): a miss
     # and two wrong quads pull the mean down; the median is above 0.998.
-    assert float(np.mean(jis)) >= 0.935, sorted(jis)[:5]
+    assert float(np.mean(jis)) >= 0.94, sorted(jis)[:5]
     assert float(np.median(jis)) >= 0.99
+
+
+def _bench_frame(index: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Frame `index` of the bench's synthetic set for `seed`: image, truth corners, ref size."""
+    scan_dataset = pytest.importorskip("hw_sim.scan_dataset")
+    sample = scan_dataset.render_plan(scan_dataset.scan_plan(index + 1, seed)[index], seed, (1280, 720))
+    truth = sample.truth
+    return sample.image, truth.corners, (float(truth.ref_size[0]), float(truth.ref_size[1]))
+
+
+def test_the_sheet_around_a_printed_table_wins_over_the_table() -> None:
+    # Seed 2026 frame 344: an A5 form on a white desk, its edges faint; its printed table is
+    # a square quad that encloses the best-scoring one and is itself enclosed by the sheet.
+    img, truth, ref = _bench_frame(344, 2026)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.9
+
+
+def test_a_desk_grid_cell_around_the_sheet_is_not_the_page() -> None:
+    # Seed 99 frame 57: an A5 form on a cutting mat; the mat's grid draws a rectangle around
+    # it that scores as well as the sheet but the band between them is mat, not paper.
+    img, truth, ref = _bench_frame(57, 99)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.5
 
 
 def test_empty_synthetic_desks_show_no_page(synthetic: list[tuple[object, PageQuad | None]]) -> None:
