@@ -30,7 +30,8 @@ ANALYSIS_WIDTH = 1280  # frames are analysed at most this wide; captures use the
 
 
 def api_base(status_url: str) -> str:
-    """`http://host:8080/t/TOKEN` → (`http://host:8080/api/v1/tickets/TOKEN`)."""
+    """The ticket's API address from its status URL: `http://host:8080/t/TOKEN` →
+    `http://host:8080/api/v1/tickets/TOKEN` (the kiosk learns the server's address from it)."""
     base, _, token = status_url.rpartition("/t/")
     if not base or not token:
         raise ValueError(f"not a ticket status URL: {status_url!r}")
