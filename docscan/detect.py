@@ -97,7 +97,9 @@ from docscan.metric import order_corners
 __all__ = ["PageQuad", "detect_page"]
 
 # Long side of the working image (px), roughly: frames are shrunk by an integer factor
-# (1280x720 -> 426x240); the whole pipeline then costs ~21 ms CPU a frame (p50, x86 core).
+# (1280x720 -> 426x240); the whole pipeline then costs ~19 ms CPU a frame (p50, x86 core;
+# hypotheses ~half of it, refinement a fifth). The per-candidate steps (line pairs, hull edge
+# choices, gates, document-likeness, duplicate keys) run vectorised over all candidates.
 _WORK_LONG = 480
 # Canny (low, high) thresholds in Sobel units (8x grey levels per px): a sensitive one for
 # white on white, a firm one where texture would merge everything into one contour.
@@ -317,99 +319,145 @@ def _quads_from_lines(contours: list[np.ndarray], field: _Field) -> list[np.ndar
     """
     w, h = field.size
     min_len = 0.06 * min(w, h) + 6.0
+    # A thin edge's contour runs out and back: twice the edge's length.
+    polys = [
+        cv2.approxPolyDP(contour, 1.5, True).reshape(-1, 2)
+        for contour in _long_contours([c for c in contours if len(c) >= 4], 2 * min_len)
+    ]
+    if not polys:
+        return []
+    # Every polygon side (from the previous vertex, cyclically) at once; the few long
+    # enough are then measured exactly as before, in order.
+    verts = np.concatenate(polys).astype(np.int64)
+    sizes = np.array([len(pg) for pg in polys])
+    ends = np.cumsum(sizes)
+    prev = np.arange(len(verts)) - 1
+    prev[ends - sizes] = ends - 1
+    dv = verts - verts[prev]
+    sq = dv[:, 0] * dv[:, 0] + dv[:, 1] * dv[:, 1]
+    # Longest first (a stable order: ties keep the contours' order), long enough only; the
+    # squared integer length orders exactly as the length does.
+    cand = np.nonzero(sq >= math.floor(min_len * min_len) - 1)[0]
+    cand = cand[np.argsort(-sq[cand], kind="stable")][:80]
     segs: list[tuple[tuple[float, float], tuple[float, float], float]] = []
-    for contour in contours:
-        # A thin edge's contour runs out and back: twice the edge's length.
-        if len(contour) < 4 or cv2.arcLength(contour, False) < 2 * min_len:
-            continue
-        # Plain Python on the few vertices: cheaper than numpy calls per contour.
-        v = cv2.approxPolyDP(contour, 1.5, True).reshape(-1, 2).tolist()
-        for k in range(len(v)):
-            (ax, ay), (bx, by) = v[k - 1], v[k]
-            length = math.hypot(bx - ax, by - ay)
-            if length >= min_len:
-                segs.append(((float(ax), float(ay)), (float(bx), float(by)), length))
+    for (ax, ay), (bx, by) in zip(verts[prev[cand]].tolist(), verts[cand].tolist(), strict=True):
+        length = math.hypot(bx - ax, by - ay)
+        if length < min_len:
+            break
+        segs.append(((float(ax), float(ay)), (float(bx), float(by)), length))
+        if len(segs) >= 80:
+            break
     if len(segs) < 4:
         return []
-    segs.sort(key=lambda sg: -sg[2])
-    # lines: [theta, rho, total length, t_min, t_max]
-    lines: list[list[float]] = []
+    # Per segment: theta, rho, length, t_min, t_max (plain Python: the few longest).
+    geo: list[list[float]] = []
     for (px, py), (qx, qy), length in segs[:80]:
         theta = math.atan2(qy - py, qx - px) % math.pi
         c, s = math.cos(theta), math.sin(theta)
-        rho = -s * px + c * py
         t0, t1 = c * px + s * py, c * qx + s * qy
-        if t0 > t1:
-            t0, t1 = t1, t0
-        for ln in lines:
-            dth = abs(theta - ln[0])
-            if dth > _MERGE_ANGLE and math.pi - dth > _MERGE_ANGLE:
-                continue
-            # The same sense for rho and t: both flip when theta wrapped around pi.
-            same = dth < math.pi / 2
-            if abs((rho if same else -rho) - ln[1]) < 3.0:
+        geo.append([theta, -s * px + c * py, length, min(t0, t1), max(t0, t1)])
+    # Which segment (row) would merge into the line started by which (column): within the
+    # angle and 3 px; "same" when theta did not wrap around pi (rho and t then keep their sense).
+    th = np.array([g[0] for g in geo])
+    rh = np.array([g[1] for g in geo])
+    dth = np.abs(th[:, None] - th[None, :])
+    same_m = dth < math.pi / 2
+    close = ~((dth > _MERGE_ANGLE) & (math.pi - dth > _MERGE_ANGLE))
+    close &= np.abs(np.where(same_m, rh[:, None], -rh[:, None]) - rh[None, :]) < 3.0
+    match, same_l = close.tolist(), same_m.tolist()
+    # lines: [theta, rho, total length, t_min, t_max]; each merges into the first line it fits.
+    lines: list[list[float]] = []
+    starts: list[int] = []  # the segment that started each line
+    for a, (theta, rho, length, t0, t1) in enumerate(geo):
+        row = match[a]
+        for ln, b in zip(lines, starts, strict=True):
+            if row[b]:
+                same = same_l[a][b]
                 ln[2] += length
                 ln[3] = min(ln[3], t0 if same else -t1)
                 ln[4] = max(ln[4], t1 if same else -t0)
                 break
         else:
             lines.append([theta, rho, length, t0, t1])
+            starts.append(a)
         if len(lines) >= 40:
             break
     lines.sort(key=lambda ln: -ln[2])
-    lines = lines[:_MAX_LINES]
-    for ln in lines:  # cos and sin of the direction, for _lies_along
-        ln.extend((math.cos(ln[0]), math.sin(ln[0])))
-    homog = []
-    for theta, rho, *_ in lines:
-        c, s = math.cos(theta), math.sin(theta)
-        homog.append((-s, c, -rho))
+    return _line_quads(np.array(lines[:_MAX_LINES], np.float64))
+
+
+def _long_contours(contours: list[np.ndarray], min_length: float) -> list[np.ndarray]:
+    """The contours whose open arc length (cv2.arcLength) is at least `min_length`, in order.
+    All lengths are summed at once in numpy; only those within a rounding margin of the
+    limit are measured by OpenCV, so the choice is exactly cv2.arcLength's."""
+    if not contours:
+        return []
+    pts = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
+    sizes = np.array([len(c) for c in contours])
+    starts = np.cumsum(sizes) - sizes
+    step = np.diff(pts, axis=0)
+    seg = np.sqrt(step[:, 0] * step[:, 0] + step[:, 1] * step[:, 1])
+    seg = np.append(seg, 0.0)
+    seg[starts[1:] - 1] = 0.0  # the step from one contour's last point to the next's first
+    total = np.add.reduceat(seg, starts)
+    out = []
+    for c, t in zip(contours, total.tolist(), strict=True):
+        if t >= min_length + 0.01 or (t > min_length - 0.01 and cv2.arcLength(c, False) >= min_length):
+            out.append(c)
+    return out
+
+
+def _line_quads(lines: np.ndarray) -> list[np.ndarray]:
+    """The quads of two roughly parallel pairs of `lines` (rows: theta, rho, length, t_min,
+    t_max, longest first) crossing at 35-90 deg, each line lying along its side (see
+    `_lies_along`); all pair combinations at once, in numpy."""
     n = len(lines)
-    # Every pairwise intersection once; quads then only look them up.
-    cross: dict[tuple[int, int], tuple[float, float] | None] = {}
-    for i, j in itertools.combinations(range(n), 2):
-        cross[i, j] = cross[j, i] = _intersect(homog[i], homog[j])
-    pairs = []
-    for i, j in itertools.combinations(range(n), 2):
-        dth = abs(lines[i][0] - lines[j][0])
-        dth = min(dth, math.pi - dth)
-        if dth < math.radians(25):
-            pairs.append((i, j, lines[i][0] if lines[i][2] >= lines[j][2] else lines[j][0]))
-    quads = []
-    for (i, j, ta), (k, m, tb) in itertools.combinations(pairs, 2):
-        if len({i, j, k, m}) < 4:
-            continue
-        dth = abs(ta - tb)
-        dth = min(dth, math.pi - dth)
-        if dth < math.radians(55):
-            continue
-        corners = (cross[i, k], cross[k, j], cross[j, m], cross[m, i])
-        if corners[0] is None or corners[1] is None or corners[2] is None or corners[3] is None:
-            continue
-        if (
-            _lies_along(lines[i], corners[3], corners[0])
-            and _lies_along(lines[k], corners[0], corners[1])
-            and _lies_along(lines[j], corners[1], corners[2])
-            and _lies_along(lines[m], corners[2], corners[3])
-        ):
-            quads.append(np.array(corners, np.float32))
-    return quads
-
-
-def _lies_along(line: list[float], a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether the line's observed extent covers a good part of side a-b and does not run
-    far past its ends (page edges end at the corners)."""
-    _, _, _, t_min, t_max, c, s = line
-    ta = c * a[0] + s * a[1]
-    tb = c * b[0] + s * b[1]
-    if ta > tb:
-        ta, tb = tb, ta
+    if n < 4:
+        return []
+    theta, rho, length, t_min, t_max = lines.T
+    c, s = np.cos(theta), np.sin(theta)
+    # Homogeneous lines (-s, c, -rho); every pairwise intersection (row i < column j).
+    a, b, h = -s, c, -rho
+    w = a[:, None] * b[None, :] - a[None, :] * b[:, None]
+    ok = np.abs(w) >= 1e-9
+    ws = np.where(ok, w, 1.0)
+    cx = (b[:, None] * h[None, :] - b[None, :] * h[:, None]) / ws
+    cy = (a[None, :] * h[:, None] - a[:, None] * h[None, :]) / ws
+    upper = np.triu(np.ones((n, n), bool), 1)
+    cx, cy, ok = (np.where(upper, m, m.T) for m in (cx, cy, ok))
+    # Roughly parallel pairs (within 25 deg), each with the direction of its longer line.
+    pi_, pj = np.nonzero(upper)
+    dth = np.abs(theta[pi_] - theta[pj])
+    dth = np.minimum(dth, math.pi - dth)
+    keep = dth < math.radians(25)
+    pi_, pj = pi_[keep], pj[keep]
+    pt = np.where(length[pi_] >= length[pj], theta[pi_], theta[pj])
+    if len(pi_) < 2:
+        return []
+    p, q = np.nonzero(np.triu(np.ones((len(pi_), len(pi_)), bool), 1))
+    i, j, k, m = pi_[p], pj[p], pi_[q], pj[q]
+    dth = np.abs(pt[p] - pt[q])
+    dth = np.minimum(dth, math.pi - dth)
+    keep = (i != k) & (i != m) & (j != k) & (j != m) & (dth >= math.radians(55))
+    keep &= ok[i, k] & ok[k, j] & ok[j, m] & ok[m, i]
+    i, j, k, m = i[keep], j[keep], k[keep], m[keep]
+    # Corners: i^k, k^j, j^m, m^i; side of each line: i (m^i - i^k), k, j, m.
+    xs = np.stack([cx[i, k], cx[k, j], cx[j, m], cx[m, i]], axis=1)
+    ys = np.stack([cy[i, k], cy[k, j], cy[j, m], cy[m, i]], axis=1)
+    side_line = np.stack([i, k, j, m], axis=1)
+    ax, ay = np.roll(xs, 1, axis=1), np.roll(ys, 1, axis=1)
+    lc, ls = c[side_line], s[side_line]
+    ta = lc * ax + ls * ay
+    tb = lc * xs + ls * ys
+    ta, tb = np.minimum(ta, tb), np.maximum(ta, tb)
     side = tb - ta
-    if side < 12:
-        return False
-    overlap = min(tb, t_max) - max(ta, t_min)
+    lo, hi = t_min[side_line], t_max[side_line]
+    overlap = np.minimum(tb, hi) - np.maximum(ta, lo)
     slack = 0.25 * side + 4.0
-    return overlap >= 0.3 * side and t_min >= ta - slack and t_max <= tb + slack
+    along = (side >= 12) & (overlap >= 0.3 * side) & (lo >= ta - slack) & (hi <= tb + slack)
+    good = along.all(axis=1)
+    corners = np.stack([xs[good], ys[good]], axis=2).astype(np.float32)
+    return list(corners)
 
 
 _OPEN_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
@@ -520,6 +568,12 @@ def _intersect(l1: tuple[float, float, float], l2: tuple[float, float, float]) -
     return ((b1 * c2 - b2 * c1) / w, (a2 * c1 - a1 * c2) / w)
 
 
+# For a hull simplified to n (5-8) vertices, every choice of 4 of its edges (rows, in order).
+_PICKS = {n: np.array(list(itertools.combinations(range(n), 4)), np.intp) for n in range(5, 9)}
+_PICK_NEXT = {n: (np.arange(n) + 1) % n for n in range(5, 9)}
+_PREV = np.array([3, 0, 1, 2])
+
+
 def _quads_from_hull(hull: np.ndarray, hull_area: float) -> list[np.ndarray]:
     peri = cv2.arcLength(hull, True)
     out: list[np.ndarray] = []
@@ -533,30 +587,40 @@ def _quads_from_hull(hull: np.ndarray, hull_area: float) -> list[np.ndarray]:
         if n == 4:
             out.append(approx.astype(np.float32))
             continue
-        lines = [_line_through(approx[i], approx[(i + 1) % n]) for i in range(n)]
-        for pick in itertools.combinations(range(n), 4):
-            corners = [_intersect(lines[pick[k]], lines[pick[(k + 1) % 4]]) for k in range(4)]
-            if any(c is None for c in corners):
-                continue
-            quad = np.array(corners, np.float32)
-            area = cv2.contourArea(quad)
-            # Dropping edges may only cut corners back in: the quad must cover the hull.
-            if hull_area * 0.97 <= area <= hull_area * 1.35:
-                out.append(quad)
+        # The lines through consecutive vertices, (a, b, c) homogeneous (see _line_through).
+        x1, y1 = approx[:, 0], approx[:, 1]
+        x2, y2 = x1[_PICK_NEXT[n]], y1[_PICK_NEXT[n]]
+        la, lb, lc = y1 - y2, x2 - x1, x1 * y2 - x2 * y1
+        pick = _PICKS[n]
+        e1, e2 = pick, pick[:, _NEXT]  # corner k: edges pick[k] and pick[k + 1]
+        a1, b1, c1, a2, b2, c2 = la[e1], lb[e1], lc[e1], la[e2], lb[e2], lc[e2]
+        w = a1 * b2 - a2 * b1
+        ok = (np.abs(w) >= 1e-9).all(axis=1)
+        ws = np.where(np.abs(w) >= 1e-9, w, 1.0)
+        quads = np.stack([(b1 * c2 - b2 * c1) / ws, (a2 * c1 - a1 * c2) / ws], axis=2).astype(np.float32)
+        # Shoelace area in cv2.contourArea's order and precision.
+        q = quads.astype(np.float64)
+        px, py = q[:, _PREV, 0], q[:, _PREV, 1]
+        t = px * q[..., 1] - q[..., 0] * py
+        area = np.abs((((t[:, 0] + t[:, 1]) + t[:, 2]) + t[:, 3]) * 0.5)
+        # Dropping edges may only cut corners back in: the quad must cover the hull.
+        keep = ok & (hull_area * 0.97 <= area) & (area <= hull_area * 1.35)
+        out.extend(quads[keep])
     return out
 
 
 def _dedupe(quads: list[np.ndarray]) -> list[np.ndarray]:
     """The hypotheses without near-duplicates (same corners to 3 work px, in any order):
     refinement at full resolution removes such differences anyway."""
-    seen: set[tuple[tuple[int, int], ...]] = set()
-    out = []
-    for q in quads:
-        key = tuple(sorted((round(float(x) / 3.0), round(float(y) / 3.0)) for x, y in q))
-        if key not in seen:
-            seen.add(key)
-            out.append(q)
-    return out
+    if len(quads) < 2:
+        return list(quads)
+    # Keys: the corners on a 3 px grid, sorted (x, then y) within each quad; the first quad
+    # of each key is kept, in the original order.
+    key = np.round(np.stack(quads).astype(np.float64) / 3.0).astype(np.int64)
+    order = np.lexsort((key[..., 1], key[..., 0]), axis=-1)
+    key = np.take_along_axis(key, order[..., None], axis=1).reshape(len(quads), 8)
+    _, first = np.unique(key, axis=0, return_index=True)
+    return [quads[i] for i in np.sort(first).tolist()]
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -609,6 +673,35 @@ def _plausible(quad: np.ndarray, size: tuple[int, int]) -> bool:
     return True
 
 
+def _plausibles(quads: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`_plausible` of (N, 4, 2) quads at once: a boolean mask."""
+    w, h = size
+    q = quads.astype(np.float64)
+    x, y = q[..., 0], q[..., 1]
+    ok = ((x >= -0.02 * w) & (x <= 1.02 * w) & (y >= -0.02 * h) & (y <= 1.02 * h)).all(axis=1)
+    x1, y1 = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)
+    ex, ey = x1 - x, y1 - y
+    lengths = np.hypot(ex, ey)
+    ok &= lengths.min(axis=1, initial=np.inf) >= 16
+    ex1, ey1 = np.roll(ex, -1, axis=1), np.roll(ey, -1, axis=1)
+    cross = ex * ey1 - ey * ex1
+    ok &= (cross > 0).all(axis=1) | (cross < 0).all(axis=1)
+    t = x * y1 - x1 * y
+    area = 0.5 * np.abs(((t[:, 0] + t[:, 1]) + t[:, 2]) + t[:, 3])
+    ok &= (_MIN_AREA * w * h <= area) & (area <= _MAX_AREA * w * h)
+    ok &= ~(np.abs(ex * ex1 + ey * ey1) > _COS_MAX * lengths * np.roll(lengths, -1, axis=1)).any(axis=1)
+    # Opposite sides of a flat rectangle seen from above differ by perspective only.
+    for a, b in ((0, 2), (1, 3)):
+        la, lb = lengths[:, a], lengths[:, b]
+        ok &= ~(np.maximum(la, lb) > 2.5 * np.minimum(la, lb))
+    ok &= ~(lengths.max(axis=1, initial=0.0) > 8 * lengths.min(axis=1, initial=np.inf))
+    # A side on the frame's border is where a sheet is cut off by the frame, not its edge.
+    on_border = ((x < 3) & (x1 < 3)) | ((x > w - 4) & (x1 > w - 4))
+    on_border |= ((y < 3) & (y1 < 3)) | ((y > h - 4) & (y1 > h - 4))
+    ok &= ~on_border.any(axis=1)
+    return ok
+
+
 _TS = np.linspace(_T_LO, _T_HI, _SAMPLES, dtype=np.float32)
 # Parameters on the sides' extensions, beyond both corners (8 each side of each corner).
 _EXT = np.concatenate([np.linspace(-0.16, -0.04, 8), np.linspace(1.04, 1.16, 8)]).astype(np.float32)
@@ -638,12 +731,18 @@ def _side_evidence(quads: np.ndarray, field: _Field) -> tuple[np.ndarray, np.nda
     proj = field.gx.ravel()[flat] * nx[:, :, None, None] + field.gy.ravel()[flat] * ny[:, :, None, None]
     aproj = np.abs(proj)
     ok = inside & (aproj >= _EDGE_MIN) & (aproj >= _ALIGN_MIN * field.mag.ravel()[flat])
-    hit = ok.any(axis=3)  # (N, 4, T)
+    # Reductions over the short search axis written out: numpy's are slow on a 5-long axis.
+    hit = ok[..., 0].copy()  # (N, 4, T)
+    for o in range(1, len(_SEARCH)):
+        hit |= ok[..., o]
     k = len(_TS)
     support = hit[..., :k].mean(axis=2)
     runs_on = hit[..., k:].mean(axis=2)
     # A point's polarity: the sign of its aligned responses, summed across the search.
-    signed = np.where(ok[..., :k, :], proj[..., :k, :], 0.0).sum(axis=3)
+    aligned = np.where(ok[..., :k, :], proj[..., :k, :], 0.0)
+    signed = aligned[..., 0].copy()
+    for o in range(1, len(_SEARCH)):
+        signed += aligned[..., o]
     pos = (signed > 0).sum(axis=2)
     neg = (signed < 0).sum(axis=2)
     agree = np.maximum(pos, neg) / np.maximum(pos + neg, 1)
@@ -700,12 +799,14 @@ def _choose(
     band around it (the sheet rather than the table or the photo printed on it). Quads
     scoring under the threshold but at least _NEAR are appended to `near`."""
     accepted = []
-    good = [q for q in quads if _plausible(q, field.size)]
-    if good:
-        stack = np.stack(good)
+    stack = np.stack(quads).astype(np.float32) if quads else np.zeros((0, 4, 2), np.float32)
+    stack = stack[_plausibles(stack, field.size)]
+    if len(stack):
         scores = _scores(stack, field)
-        for i in np.nonzero(scores >= _NEAR)[0]:
-            s = float(scores[i]) * _document_likeness(stack[i], field)
+        idx = np.nonzero(scores >= _NEAR)[0]
+        likeness = _document_likenesses(stack[idx], field)
+        for i, like in zip(idx.tolist(), likeness.tolist(), strict=True):
+            s = float(scores[i]) * like
             if s >= _ACCEPT:
                 accepted.append((s, stack[i]))
             elif near is not None and s >= _NEAR:
@@ -792,22 +893,30 @@ _GRID_W = np.hstack(
 
 def _document_likeness(quad: np.ndarray, field: _Field) -> float:
     """0..1: how much the quad looks like paper rather than a phone, a sticky note or a
-    square of a cutting mat. Most of a document's surface is paper: unsaturated and about
-    as bright as the brightest things in the frame; and documents are oblong (A-series
-    1.41, ID-1 1.59, receipts 2 and more), while sticky notes and mat squares are square."""
-    q = quad.astype(np.float32)
-    pts = _GRID_W @ q  # bilinear points spread over the quad, 12 % in from its sides
+    square of a cutting mat (see `_document_likenesses`)."""
+    return float(_document_likenesses(quad[None], field)[0])
+
+
+def _document_likenesses(quads: np.ndarray, field: _Field) -> np.ndarray:
+    """`_document_likeness` of (N, 4, 2) quads at once. Most of a document's surface is
+    paper: unsaturated and about as bright as the brightest things in the frame; and
+    documents are oblong (A-series 1.41, ID-1 1.59, receipts 2 and more), while sticky
+    notes and mat squares are square."""
+    q = quads.astype(np.float32)
+    if not len(q):
+        return np.zeros(0, np.float64)
+    pts = _GRID_W @ q  # (N, 100, 2) bilinear points over each quad, 12 % in from its sides
     w, h = field.size
-    xi = np.clip(np.rint(pts[:, 0]).astype(np.intp), 0, w - 1)
-    yi = np.clip(np.rint(pts[:, 1]).astype(np.intp), 0, h - 1)
+    xi = np.clip(np.rint(pts[..., 0]).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.rint(pts[..., 1]).astype(np.intp), 0, h - 1)
     sat = field.hsv[yi, xi, 1]
     val = field.hsv[yi, xi, 2].astype(np.float32)
-    paper = float(((sat < 70) & (val > 0.5 * field.v_ref)).mean())
-    e = np.roll(q, -1, axis=0) - q
-    lengths = np.hypot(e[:, 0], e[:, 1])
-    aspect = (lengths[0] + lengths[2]) / (lengths[1] + lengths[3])
-    aspect = max(aspect, 1.0 / aspect)
-    oblong = 1.0 if aspect >= 1.22 else 0.75
+    paper = ((sat < 70) & (val > 0.5 * field.v_ref)).mean(axis=1)
+    e = np.roll(q, -1, axis=1) - q
+    lengths = np.hypot(e[..., 0], e[..., 1])
+    aspect = (lengths[:, 0] + lengths[:, 2]) / (lengths[:, 1] + lengths[:, 3])
+    aspect = np.maximum(aspect, 1.0 / aspect)
+    oblong = np.where(aspect >= 1.22, 1.0, 0.75)
     return (0.45 + 0.55 * paper) * oblong
 
 
@@ -879,14 +988,11 @@ def _refine(image: np.ndarray, corners: np.ndarray, scale: float) -> tuple[np.nd
     # The first window covers the working image's error (a few work px, more at a corner
     # whose hull vertex was cut); each pass re-centres on the lines fitted by the last.
     for radius in (max(8.0, 4.0 / scale), 3.0):
-        lines = []
-        shares = []
-        for k in range(4):
-            fitted = _fit_edge(image, quad[k], quad[(k + 1) % 4], radius)
-            if fitted is None:
-                return corners, 0.5
-            lines.append(fitted[0])
-            shares.append(fitted[1])
+        fits = _fit_edges(image, quad, radius)
+        if fits is None:
+            return corners, 0.5
+        lines = [f[0] for f in fits]
+        shares = [f[1] for f in fits]
         new = []
         for k in range(4):
             p = _intersect(lines[(k - 1) % 4], lines[k])
@@ -902,22 +1008,29 @@ def _refine(image: np.ndarray, corners: np.ndarray, scale: float) -> tuple[np.nd
     return quad, agreement
 
 
-def _fit_edge(
-    image: np.ndarray, p0: np.ndarray, p1: np.ndarray, radius: float
-) -> tuple[tuple[float, float, float], float] | None:
-    """The line (a, b, c with a^2+b^2 = 1) of the edge near p0->p1, fitted to the colour
-    gradient peaks across it, and the share of profiles that agreed with it."""
-    d = p1 - p0
-    length = float(np.hypot(d[0], d[1]))
-    if length < 8:
-        return None
-    u = d / length
-    n = np.array([-u[1], u[0]])
-    count = int(np.clip(length / 5.0, 12, 120))
-    ts = np.linspace(0.1, 0.9, count)
+def _fit_edges(
+    image: np.ndarray, quad: np.ndarray, radius: float
+) -> list[tuple[tuple[float, float, float], float]] | None:
+    """Per side of `quad` (k -> k + 1), the line (a, b, c with a^2+b^2 = 1) of the edge near
+    it, fitted to the colour gradient peaks across it, and the share of profiles that agreed
+    with it; None when a side is too short or has too few peaks. The profiles of all four
+    sides are sampled and searched together; the fits are per side."""
     offs = np.arange(-radius, radius + 0.25, 0.5)
-    base = p0[None, :] + ts[:, None] * d[None, :]
-    pts = base[:, None, :] + offs[None, :, None] * n[None, None, :]
+    sides = []
+    for k in range(4):
+        p0 = quad[k]
+        d = quad[(k + 1) % 4] - p0
+        length = float(np.hypot(d[0], d[1]))
+        if length < 8:
+            return None
+        u = d / length
+        n = np.array([-u[1], u[0]])
+        count = int(np.clip(length / 5.0, 12, 120))
+        base = p0[None, :] + np.linspace(0.1, 0.9, count)[:, None] * d[None, :]
+        sides.append((base, n, count))
+    bases = np.concatenate([sd[0] for sd in sides])
+    normals = np.repeat(np.array([sd[1] for sd in sides]), [sd[2] for sd in sides], axis=0)
+    pts = bases[:, None, :] + offs[None, :, None] * normals[:, None, :]
     strip = cv2.remap(
         image,
         pts[..., 0].astype(np.float32),
@@ -925,15 +1038,39 @@ def _fit_edge(
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     ).astype(np.float32)
-    # Smooth along the side (neighbouring profiles) and across it, against sensor noise.
-    smooth: np.ndarray = cv2.GaussianBlur(strip, (3, 5), sigmaX=1.0, sigmaY=1.0)
+    # Smooth along the side (neighbouring profiles) and across it, against sensor noise:
+    # each side's block on its own.
+    ends = np.cumsum([sd[2] for sd in sides])
+    smooth = np.empty_like(strip)
+    for lo, hi in zip((ends - [sd[2] for sd in sides]).tolist(), ends.tolist(), strict=True):
+        smooth[lo:hi] = cv2.GaussianBlur(strip[lo:hi], (3, 5), sigmaX=1.0, sigmaY=1.0)
     deriv = smooth[:, 2:] - smooth[:, :-2]
-    energy = (deriv * deriv).sum(axis=2)
+    # The channel sum written out: numpy's reduction over a 3-long last axis is slow.
+    energy = deriv[..., 0] * deriv[..., 0]
+    energy += deriv[..., 1] * deriv[..., 1]
+    energy += deriv[..., 2] * deriv[..., 2]
     # A mild prior for the hypothesis' position: text near an edge must not win.
     centre = offs[1:-1]
     energy = energy * np.exp(-0.5 * (centre / (radius * 0.75)) ** 2)[None, :]
-    idx = np.argmax(energy, axis=1)
-    peak = energy[np.arange(count), idx]
+    idx_all = np.argmax(energy, axis=1)
+    peak_all = energy[np.arange(len(energy)), idx_all]
+    fits = []
+    lo = 0
+    for (base, n, _count), hi in zip(sides, ends.tolist(), strict=True):
+        fitted = _fit_peaks(energy[lo:hi], idx_all[lo:hi], peak_all[lo:hi], base, n, centre)
+        if fitted is None:
+            return None
+        fits.append(fitted)
+        lo = hi
+    return fits
+
+
+def _fit_peaks(
+    energy: np.ndarray, idx: np.ndarray, peak: np.ndarray, base: np.ndarray, n: np.ndarray, centre: np.ndarray
+) -> tuple[tuple[float, float, float], float] | None:
+    """The line through one side's gradient-energy peaks (see `_fit_edges`): sub-pixel
+    peaks by a parabolic fit, a Huber line, then a trimmed least-squares refit."""
+    count = len(energy)
     valid = (idx > 0) & (idx < energy.shape[1] - 1) & (peak > 0.25 * np.median(peak) + 1.0)
     if valid.sum() < 6:
         return None

@@ -264,3 +264,27 @@ def test_a_sharp_page_measures_above_one_and_a_blurred_one_below() -> None:
     blurred = sharpness(cv2.GaussianBlur(img, (0, 0), 3.0), quad)
     assert sharp >= 1.0 > blurred
     assert not math.isnan(sharpness(img))
+
+
+# --- vectorised helpers -------------------------------------------------------------------
+
+
+def test_long_contours_choose_exactly_as_opencvs_arc_length() -> None:
+    from docscan.detect import _long_contours
+
+    rng = np.random.default_rng(5)
+    contours = [rng.integers(0, 200, (int(rng.integers(4, 30)), 1, 2)).astype(np.int32) for _ in range(200)]
+    for limit in (30.0, 300.0, 1500.0):
+        expected = [c for c in contours if cv2.arcLength(c, False) >= limit]
+        got = _long_contours(contours, limit)
+        assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected, strict=True))
+
+
+def test_dedupe_keeps_the_first_of_quads_equal_to_3_px_in_any_corner_order() -> None:
+    from docscan.detect import _dedupe
+
+    a = np.array([[10, 10], [100, 10], [100, 80], [10, 80]], np.float32)
+    same = a[[2, 3, 0, 1]] + 0.4  # rotated corners, within the 3 px grid
+    other = a + 30.0
+    out = _dedupe([a, same, other, other.copy()])
+    assert len(out) == 2 and out[0] is a and out[1] is other
