@@ -235,6 +235,15 @@ def test_the_sheet_around_a_printed_table_wins_over_the_table() -> None:
     assert jaccard_index(quad.corners, truth, ref) > 0.9
 
 
+def test_a_card_whose_sides_are_crowded_out_of_the_longest_lines_is_found() -> None:
+    # Seed 99 frame 95: an ID card on a cluttered desk with skin-toned clutter in view; no
+    # quad is found from the 16 longest lines, the card's sides are among the 26 longest.
+    img, truth, ref = _bench_frame(95, 99)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.95
+
+
 def test_a_desk_grid_cell_around_the_sheet_is_not_the_page() -> None:
     # Seed 99 frame 57: an A5 form on a cutting mat; the mat's grid draws a rectangle around
     # it that scores as well as the sheet but the band between them is mat, not paper.
