@@ -159,10 +159,10 @@ def _real_records() -> list[dict[str, object]]:
     return list(json.loads((REAL_DIR / "ground_truth.json").read_text())["images"])
 
 
-# Measured on the 19 photos: mean 0.942, all 18 found >= 0.96 (the worst text5, 0.964).
-# The card held in a hand with its corner under the thumb, over a keyboard, is not found
-# yet (JI 0.12): it is listed apart.
-_REAL_KNOWN_MISSES = {"xlh_holding-with-a-hand.jpg"}
+# Measured on the 19 photos: mean 0.985; every sheet >= 0.96 (the worst text5, 0.964); the
+# card held in a hand with its corner under the thumb, over a keyboard, 0.935 (its corner is
+# extrapolated, ±6 px): it has a bound of its own.
+_REAL_HARD = {"xlh_holding-with-a-hand.jpg": 0.90}
 
 
 @pytest.fixture(scope="module")
@@ -186,12 +186,11 @@ def real_scores() -> dict[str, float]:
 
 def test_pages_in_real_photos_are_found_accurately(real_scores: dict[str, float]) -> None:
     for name, ji in real_scores.items():
-        if name not in _REAL_KNOWN_MISSES:
-            assert ji >= 0.95, f"{name}: JI {ji:.4f}"
+        assert ji >= _REAL_HARD.get(name, 0.95), f"{name}: JI {ji:.4f}"
 
 
 def test_real_photos_mean_score(real_scores: dict[str, float]) -> None:
-    assert float(np.mean(list(real_scores.values()))) >= 0.93
+    assert float(np.mean(list(real_scores.values()))) >= 0.975
 
 
 # --- synthetic desks ----------------------------------------------------------------------
