@@ -334,9 +334,9 @@ def test_guide_marks_key_and_non_key_materials() -> None:
     assert any("May follow later" in text for _, text in english)
 
 
-def _with_camera_ticket() -> Citizen:
+def _with_camera_ticket(camera: bool = True) -> Citizen:
     c = Citizen()
-    c.flow.state.camera = True
+    c.flow.state.camera = camera
     c.tap("take")
     c.tap("service", "realestate")
     c.tap("issue")
@@ -388,10 +388,5 @@ def test_a_failed_upload_tells_the_citizen_and_keeps_nothing() -> None:
 
 
 def test_no_scan_button_without_a_camera() -> None:
-    c = Citizen()
-    c.tap("take")
-    c.tap("service", "realestate")
-    c.tap("issue")
-    c.answer()
-    c.flow.printed(True, c.now)
+    c = _with_camera_ticket(camera=False)
     assert c.tap("scan") == [] and c.state.screen == Screen.TICKET

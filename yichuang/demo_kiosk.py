@@ -151,10 +151,7 @@ class KioskAutopilot:
         elif kind < 0.28:
             yield ("guide", None)
             area = self.rng.randrange(len(catalogue.areas))
-            if self.app.flow.state.elderly:
-                yield ("area", area)
-            else:
-                yield ("area", area)
+            yield ("area", area)
             yield ("service", self.rng.choice(catalogue.areas[area].services).id)
             yield ("page", 1)
             yield ("take_for_this", None)

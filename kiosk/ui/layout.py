@@ -403,46 +403,26 @@ def _services(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap
     page = min(s.page, pages - 1)
     shown = services[page * per : (page + 1) * per]
     body = (x, y + title_h, w, h - title_h)
+    areas = flow.catalogue.areas
     if s.elderly:
         grid = body
+        tab_rects: list[Rect] = []
     elif p.portrait:
-        areas = flow.catalogue.areas
+        # the categories as rows of four above the services
         tab_rows = -(-len(areas) // 4)
-        tab_h = p.px(80)
-        tabs_rect = (x, body[1], w, tab_rows * tab_h + (tab_rows - 1) * p.gap)
-        for i, (area, r) in enumerate(
-            zip(areas, _grid(tabs_rect, len(areas), 4, tab_rows, p.gap), strict=True)
-        ):
-            out.append(
-                Button(
-                    r,
-                    "area",
-                    area.name_en if lang == "en" else area.name,
-                    arg=i,
-                    style="tab",
-                    size=p.font(28),
-                    selected=i == s.area,
-                )
-            )
+        tabs_rect = (x, body[1], w, tab_rows * p.px(80) + (tab_rows - 1) * p.gap)
+        tab_rects = _grid(tabs_rect, len(areas), 4, tab_rows, p.gap)
         top = tabs_rect[1] + tabs_rect[3] + p.gap
         grid = (x, top, w, body[1] + body[3] - top)
     else:
+        # the categories as a column on the left
         tabs_w = int(w * 0.24)
-        areas = flow.catalogue.areas
         tab_rects = _grid((x, body[1], tabs_w, body[3]), len(areas), 1, max(len(areas), 6), p.gap // 2)
-        for i, (area, r) in enumerate(zip(areas, tab_rects, strict=True)):
-            out.append(
-                Button(
-                    r,
-                    "area",
-                    area.name_en if lang == "en" else area.name,
-                    arg=i,
-                    style="tab",
-                    size=p.font(30),
-                    selected=i == s.area,
-                )
-            )
         grid = (x + tabs_w + p.gap, body[1], w - tabs_w - p.gap, body[3])
+    tab_size = p.font(28 if p.portrait else 30)
+    for i, (area, r) in enumerate(zip(areas, tab_rects, strict=False)):
+        label = area.name_en if lang == "en" else area.name
+        out.append(Button(r, "area", label, arg=i, style="tab", size=tab_size, selected=i == s.area))
     _service_buttons(out, p, s, shown, grid, per)
     free = _nav(out, p, s)
     _search_button(out, p, s, free)
