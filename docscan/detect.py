@@ -42,14 +42,27 @@ Approach (classical, no learned model):
    desk all along an edge, a texture is not). Support found *beyond* the corners, on the
    sides' extensions, is penalised: desk grids, tablecloth checks and table rulings run on,
    page edges end. Geometric plausibility gates (convex, corner angles, area, side ratios).
+   **Polishing.** The 8 best distinct hypotheses (score x document-likeness >= 0.3) are
+   polished: each side's ends are moved along its normal (+-6 px in 1 px steps, then +-1 in
+   0.5) to the line along which the gradient across it, of one polarity, is strongest
+   (sum of sqrt of the projected gradient: the many points of an edge beat a few strong
+   text strokes; ties go to the smaller move); corners are where the new lines meet. The
+   polished quad replaces its hypothesis: an outline traced from a region mask or from line
+   fragments lies a few px off the page's edges, where scoring (+-2 px) undersells it.
 5. **Choice.** A hypothesis' score is multiplied by its document-likeness: how much its
-   inside looks like paper (unsaturated, about as bright as the brightest things in view:
-   not a phone, not a sticky note), x 0.75 when it is square (sticky notes, mat squares).
+   inside looks like paper (unsaturated, about as bright as the brightest things in view or,
+   on a lit desk, at least 0.9 of the desk just around it - a sheet in a lamp's shadow is
+   darker than the lit desk across the frame: not a phone, not a sticky note), x 0.75 when
+   it is square (sticky notes, mat squares).
    The best scoring quad is the page unless a quad at least 1.3 x larger encloses it (the
    sheet around a table, a frame or a card's printed panel) and either scores >= 0.9 of the
-   best, or scores >= 0.8 of it with a paper-like band (>= 50 % unsaturated and bright)
-   between the two; the largest such quad wins. Growth is repeated from the quad grown to
-   (up to 3 steps), the second and later steps only with a paper-like band: a form's ruled
+   best, or scores >= 0.8 of it with a paper-like band (>= 50 % unsaturated and bright, or
+   of the inner quad's paper's chromaticity and not black: paper in a cast shadow) between
+   the two; of those scoring >= 0.95 of the best of them the largest wins (a larger one
+   scoring clearly worse is a polished quad with a side out on the desk). Growth is
+   repeated from the quad grown to (up to 3 steps; then 1.05 x larger suffices once the
+   chain has grown 1.3 x: a card's magnetic stripe, then the thin band above it), the
+   second and later steps only with a paper-like band: a form's ruled
    table is square (x 0.75) and can enclose the best quad (a cell block) and be enclosed by
    the sheet, whose faint edge on a white desk scores < 0.8 of the block but not of the
    table; a desk grid's cell around the sheet scores well but its band is mat.
@@ -71,19 +84,25 @@ Approach (classical, no learned model):
    (4 work px) then a narrow one (3 px) centred on the first pass' lines. Adjacent lines
    are intersected; the corners are therefore where the straight edges meet, which is also
    how the ground truth defines the corners of rounded ID cards and of occluded corners.
-7. **Rejection.** No quad above the threshold (0.62), or a final score (below) under 0.45
+   When no quad is accepted, the 26 longest lines are paired too (not only with a hand in
+   view): a card's faint side is crowded out of the 16 longest by its own print.
+7. **Rejection.** No quad above the threshold (0.62), or a final score (below) under 0.5
    -> None: along a chance quad in a texture (terrazzo speckles, a cutting mat) few edge
-   profiles agree with a straight line. Nor when fewer than three sides are sharp: per side,
-   the median over profiles of the peak gradient over the step across it (8 px apart) is
-   0.2-1 for a sheet's edge, blurred or not, and ~0.11 for a reflection's soft fall-off on
-   glass (_SHARP_MIN 0.13). On the bench's 54 empty desks that gives no false detection for
-   seed 2026 and one for seed 99 (a sticky note and a shadow line on a cluttered desk).
+   profiles agree with a straight line (polishing lifts such quads to ~0.45-0.49). Nor when
+   fewer than three sides are sharp and there is no print inside: per side, the median over
+   profiles of the peak gradient over the step across it (8 px apart) is 0.2-1 for a
+   sheet's edge and ~0.11 for a reflection's soft fall-off on glass (_SHARP_MIN 0.13), but
+   a blurred card's sides can be as soft; a reflection has nothing printed on it (under 8 %
+   of its middle with a gradient of 8 grey levels per px; a blurred card ~20 %). On the
+   bench's 54 empty desks that gives no false detection for seeds 2026 and 7 and one for
+   seed 99 (a sticky note and a shadow line on a cluttered desk).
+   A side within 1.5 work px of the frame's edge is the frame cutting a sheet off.
 
-Bench (seed 2026): mean JI 0.972 (white desks 0.961, patterned 0.943, cluttered 0.956);
-seed 99: 0.960; real photos 0.985. Left: hands over a card's side (a corner-covered card on
-a sheet loses to a pen; on a skin-toned desk no hand is seen), a faint sheet edge whose
-lines are crowded out of the 16 longest by a printed table's rules (seed 99 frames 152,
-212), cards cut by a pen's shadow line (seed 2026 frame 161: the wrong quad scores >= 0.8).
+Bench (seed 2026): mean JI 0.981 (white desks 0.961, cluttered 0.956, the rest >= 0.99);
+seed 99: 0.974; seed 7: 0.975; real photos 0.986. Left: cards on white desks whose faint
+side is never proposed (hands, dim light), cards beside a pen whose shadow or body makes a
+better-scoring quad (seed 2026 frames 161, 353), a faint sheet edge crowded out by a printed
+table's rules (seed 99 frames 152, 212).
 
 `PageQuad.score` is the working-image score (edge support x document-likeness, 0..1) times
 the share of refinement profiles that agreed with the fitted lines.
@@ -104,8 +123,9 @@ __all__ = ["PageQuad", "detect_page"]
 
 # Long side of the working image (px), roughly: frames are shrunk by an integer factor
 # (1280x720 -> 426x240); the whole pipeline then costs ~19 ms CPU a frame (p50, x86 core;
-# hypotheses ~half of it, refinement a fifth). The per-candidate steps (line pairs, hull edge
-# choices, gates, document-likeness, duplicate keys) run vectorised over all candidates.
+# hypotheses ~40 % of it, polishing and refinement a fifth each). The per-candidate steps
+# (line pairs, hull edge choices, gates, document-likeness, duplicate keys, polishing) run
+# vectorised over all candidates.
 _WORK_LONG = 480
 # Canny (low, high) thresholds in Sobel units (8x grey levels per px): a sensitive one for
 # white on white, a firm one where texture would merge everything into one contour.
@@ -188,11 +208,15 @@ def detect_page(image_bgr: np.ndarray, *, refine: bool = True) -> PageQuad | Non
     field = _gradient_field(image_bgr)
     near: list[tuple[float, np.ndarray]] = []
     quads, edge_contours = _hypotheses(field)
-    chosen = _choose(field, _dedupe(quads), near)
-    # A hand in view (a skin-coloured blob on a desk that is not skin-toned) adds its own
-    # lines and hides part of the page's: when no quad scores well, more lines are paired.
-    if (chosen is None or chosen[0] < _HAND_RETRY) and _hand_in_view(field):
-        quads.extend(_quads_from_lines(edge_contours, field, _MAX_LINES_HAND))
+    quads = _with_polished(_dedupe(quads), field)
+    chosen = _choose(field, quads, near)
+    # More lines are paired when no quad is accepted (a card's faint side crowded out of the
+    # longest lines by its print), or when a hand is in view (a skin-coloured blob on a desk
+    # that is not skin-toned: it adds its own lines and hides part of the page's) and no
+    # quad scores well.
+    if chosen is None or (chosen[0] < _HAND_RETRY and _hand_in_view(field)):
+        more = _with_polished(_dedupe(_quads_from_lines(edge_contours, field, _MAX_LINES_HAND)), field)
+        quads.extend(more)
         near = []
         chosen = _choose(field, _dedupe(quads), near)
     if chosen is None:
@@ -209,8 +233,10 @@ def detect_page(image_bgr: np.ndarray, *, refine: bool = True) -> PageQuad | Non
     # pattern, a cutting mat): few of its profiles agree with a line.
     if refine and final < _FINAL_MIN:
         return None
-    # A soft-edged bright patch (a reflection on glass, a light pool) has no sharp sides.
-    if sorted(_sharpness((corners * field.scale).astype(np.float32), field))[1] < _SHARP_MIN:
+    # A soft-edged bright patch (a reflection on glass, a light pool) has no sharp sides, and
+    # nothing printed on it: a blurred card still has its print.
+    work = (corners * field.scale).astype(np.float32)
+    if sorted(_sharpness(work, field))[1] < _SHARP_MIN and _print_inside(work, field) < _PRINT_MIN:
         return None
     return PageQuad(corners=order_corners(corners), score=final)
 
@@ -669,6 +695,8 @@ def _dedupe(quads: list[np.ndarray]) -> list[np.ndarray]:
 
 
 _COS_MAX = math.cos(math.radians(50))  # corner angles within 90 +- 40 deg
+# A side within this many work px of the frame's edge is the frame cutting a sheet off.
+_BORDER = 1.5
 
 
 def _plausible(quad: np.ndarray, size: tuple[int, int]) -> bool:
@@ -706,10 +734,10 @@ def _plausible(quad: np.ndarray, size: tuple[int, int]) -> bool:
     for k in range(4):
         (x0, y0), (x1, y1) = pts[k], pts[(k + 1) % 4]
         if (
-            (x0 < 3 and x1 < 3)
-            or (x0 > w - 4 and x1 > w - 4)
-            or (y0 < 3 and y1 < 3)
-            or (y0 > h - 4 and y1 > h - 4)
+            (x0 < _BORDER and x1 < _BORDER)
+            or (x0 > w - 1 - _BORDER and x1 > w - 1 - _BORDER)
+            or (y0 < _BORDER and y1 < _BORDER)
+            or (y0 > h - 1 - _BORDER and y1 > h - 1 - _BORDER)
         ):
             return False
     return True
@@ -738,8 +766,9 @@ def _plausibles(quads: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         ok &= ~(np.maximum(la, lb) > 2.5 * np.minimum(la, lb))
     ok &= ~(lengths.max(axis=1, initial=0.0) > 8 * lengths.min(axis=1, initial=np.inf))
     # A side on the frame's border is where a sheet is cut off by the frame, not its edge.
-    on_border = ((x < 3) & (x1 < 3)) | ((x > w - 4) & (x1 > w - 4))
-    on_border |= ((y < 3) & (y1 < 3)) | ((y > h - 4) & (y1 > h - 4))
+    lo, rx, ry = _BORDER, w - 1 - _BORDER, h - 1 - _BORDER
+    on_border = ((x < lo) & (x1 < lo)) | ((x > rx) & (x1 > rx))
+    on_border |= ((y < lo) & (y1 < lo)) | ((y > ry) & (y1 > ry))
     ok &= ~on_border.any(axis=1)
     return ok
 
@@ -806,6 +835,108 @@ def _score(quad: np.ndarray, field: _Field) -> float:
     return float(_scores(quad[None], field)[0])
 
 
+# --- polishing ----------------------------------------------------------------------------
+
+# Offsets (work px) each end of a side is moved along its normal when polishing: a coarse
+# pass, then a fine one around the best line of the first. The edge evidence is sampled once
+# per side, on a strip of offsets (_POLISH_SPAN, 0.5 px apart), and every variant line reads it.
+_POLISH_STEPS = (np.arange(-6.0, 6.5, 1.0, dtype=np.float32), np.arange(-1.0, 1.25, 0.5, dtype=np.float32))
+_POLISH_SPAN = 7.5
+_POLISH_OFFS = np.arange(-_POLISH_SPAN, _POLISH_SPAN + 0.25, 0.5, dtype=np.float32)
+_POLISH_TS = np.linspace(_T_LO, _T_HI, 40, dtype=np.float32)
+# Projected gradient (grey levels per px) at which a point's contribution stops growing.
+_POLISH_CAP = 64.0
+# Gain lost per px moved: of lines equally well supported, the nearest wins.
+_POLISH_MOVE = 0.05
+
+
+def _polish(quads: np.ndarray, field: _Field) -> np.ndarray:
+    """(N, 4, 2) quads with each side moved to the straight edge nearest it: every side is
+    replaced by the line, among its ends shifted along the normal (coarse, then fine), along
+    which the gradient across it (one polarity) is strongest; the corners are where the new
+    lines meet. A hypothesis from a region's outline or from line fragments is a few px off
+    the page's edges, and its score then undersells it."""
+    q = quads.astype(np.float32)
+    n_q = len(q)
+    w, h = field.size
+    a = q
+    d = q[:, _NEXT] - a
+    length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-6)
+    nx, ny = -d[..., 1] / length, d[..., 0] / length  # (N, 4)
+    # The strip of each side (N, 4, T, K): points along it (T) and offsets across it (K).
+    t = _POLISH_TS[None, None, :, None]
+    px = a[..., None, None, 0] + t * d[..., None, None, 0] + _POLISH_OFFS * nx[..., None, None]
+    py = a[..., None, None, 1] + t * d[..., None, None, 1] + _POLISH_OFFS * ny[..., None, None]
+    flat = np.clip(np.rint(py).astype(np.intp), 0, h - 1) * w + np.clip(np.rint(px).astype(np.intp), 0, w - 1)
+    proj = field.gx.ravel()[flat] * nx[..., None, None] + field.gy.ravel()[flat] * ny[..., None, None]
+    aproj = np.abs(proj)
+    proj = np.where((aproj >= _EDGE_MIN) & (aproj >= _ALIGN_MIN * field.mag.ravel()[flat]), proj, 0.0)
+    # sqrt: a line is good for the many points it runs along, not for a few strong text
+    # strokes it crosses; yet an edge's crest still beats its flanks.
+    pos = np.sqrt(np.clip(proj, 0.0, _POLISH_CAP)).reshape(n_q * 4, -1).ravel()
+    neg = np.sqrt(np.clip(-proj, 0.0, _POLISH_CAP)).reshape(n_q * 4, -1).ravel()
+    n_t, n_k = len(_POLISH_TS), len(_POLISH_OFFS)
+    base = (np.arange(n_q * 4)[:, None, None] * n_t + np.arange(n_t)[None, None, :]) * n_k
+    off_a = np.zeros(n_q * 4, np.float32)
+    off_b = np.zeros(n_q * 4, np.float32)
+    for steps in _POLISH_STEPS:
+        oa = off_a[:, None] + np.repeat(steps, len(steps))  # (S, V)
+        ob = off_b[:, None] + np.tile(steps, len(steps))
+        off = oa[..., None] + _POLISH_TS * (ob - oa)[..., None]  # (S, V, T)
+        k = np.clip(np.rint((off + _POLISH_SPAN) * 2.0).astype(np.intp), 0, n_k - 1)
+        idx = base + k
+        gain = np.maximum(pos[idx].sum(axis=2), neg[idx].sum(axis=2))
+        gain -= _POLISH_MOVE * (np.abs(oa - off_a[:, None]) + np.abs(ob - off_b[:, None]))
+        best = np.argmax(gain, axis=1)
+        off_a = oa[np.arange(len(oa)), best]
+        off_b = ob[np.arange(len(ob)), best]
+    normal = np.stack([nx, ny], axis=-1)
+    na = a + off_a.reshape(n_q, 4)[..., None] * normal
+    nb = q[:, _NEXT] + off_b.reshape(n_q, 4)[..., None] * normal
+    # Homogeneous lines of the moved sides; corner k is where side k-1 meets side k.
+    lines = np.stack(
+        [na[..., 1] - nb[..., 1], nb[..., 0] - na[..., 0], na[..., 0] * nb[..., 1] - nb[..., 0] * na[..., 1]],
+        axis=-1,
+    ).astype(np.float64)
+    pt = np.cross(lines[:, _PREV], lines)
+    wz = pt[..., 2]
+    good = (np.abs(wz) > 1e-9).all(axis=1)
+    out = q.copy()
+    out[good] = (pt[good, :, :2] / wz[good, :, None]).astype(np.float32)
+    return out
+
+
+def _with_polished(quads: list[np.ndarray], field: _Field) -> list[np.ndarray]:
+    """`quads` with the most promising distinct ones polished (`_polish`)."""
+    if not quads:
+        return quads
+    stack = np.stack(quads).astype(np.float32)
+    idx = np.nonzero(_plausibles(stack, field.size))[0]
+    if not len(idx):
+        return quads
+    s = _scores(stack[idx], field) * _document_likenesses(stack[idx], field)
+    keep = s >= _POLISH_MIN
+    idx, s = idx[keep], s[keep]
+    picked: list[int] = []
+    for i in idx[np.argsort(-s, kind="stable")].tolist():
+        if all(np.abs(stack[i] - stack[j]).max() > 4.0 for j in picked):
+            picked.append(i)
+            if len(picked) >= _POLISH_COUNT:
+                break
+    if not picked:
+        return quads
+    # Polished versions replace their hypotheses: fewer near-twins competing in the choice.
+    out = list(quads)
+    for i, polished in zip(picked, _polish(stack[picked], field), strict=True):
+        out[i] = polished
+    return out
+
+
+# Hypotheses polished: the best _POLISH_COUNT distinct ones scoring at least _POLISH_MIN.
+_POLISH_COUNT = 8
+_POLISH_MIN = 0.3
+
+
 def _rescue(
     image: np.ndarray, field: _Field, near: list[tuple[float, np.ndarray]]
 ) -> tuple[float, np.ndarray] | None:
@@ -827,7 +958,7 @@ def _rescue(
 
 
 # Final score (working score x refinement agreement) below which a detection is dropped.
-_FINAL_MIN = 0.45
+_FINAL_MIN = 0.5
 # Near misses (score x document-likeness >= _NEAR) snapped and re-scored when none passes.
 _RESCUE_TRIES = 3
 _NEAR = 0.45
@@ -860,8 +991,9 @@ def _choose(
     # one, scoring nearly as well or with a paper-like band between the two. Repeated from
     # the quad grown to: a table's ruled square may itself enclose the best quad and be
     # enclosed by the sheet, whose faint edge scores less than the best but not the table.
+    first_area = cv2.contourArea(top[1])
     for step in range(_GROW_STEPS):
-        grown = _grown(accepted, top, field, paper_band=step > 0)
+        grown = _grown(accepted, top, field, paper_band=step > 0, min_area=1.3 * first_area)
         if grown is None:
             break
         top = grown
@@ -873,16 +1005,19 @@ def _grown(
     top: tuple[float, np.ndarray],
     field: _Field,
     paper_band: bool = False,
+    min_area: float = 0.0,
 ) -> tuple[float, np.ndarray] | None:
-    """The largest accepted quad enclosing `top` that is the page rather than `top` (see
+    """The best accepted quad enclosing `top` that is the page rather than `top` (see
     `_choose`), or None. With `paper_band` (growing a second time) the band between the two
-    must be paper-like whatever the score: a desk grid's cell around the sheet scores well."""
+    must be paper-like whatever the score: a desk grid's cell around the sheet scores well.
+    The quad must be 1.3 x larger than `top`, or (growing again) _GROW_AGAIN x larger and
+    `min_area` large."""
     top_area = cv2.contourArea(top[1])
     grown = [
         (cv2.contourArea(c[1]), c)
         for c in accepted
         if c[0] >= _ENCLOSE_RATIO * top[0]
-        and cv2.contourArea(c[1]) > 1.3 * top_area
+        and cv2.contourArea(c[1]) > min(1.3 * top_area, max(min_area, _GROW_AGAIN * top_area))
         and _encloses(c[1], top[1])
         and (
             (c[0] >= _ENCLOSE_STRONG * top[0] and not paper_band)
@@ -891,15 +1026,27 @@ def _grown(
     ]
     # Not when the band between them has the desk's saturation: the larger quad's extra side
     # is a shadow's edge or a desk seam (wood is more saturated than paper).
-    # The largest such quad wins (checked largest first: the band test costs masks).
+    # The largest of those scoring nearly as well as the best of them wins (checked largest
+    # first: the band test costs masks): a larger one scoring clearly worse is a polished
+    # hypothesis with one side out on the desk; a chain (cells, table, sheet) is followed by
+    # growing again from the quad grown to.
+    if not grown:
+        return None
+    floor = _GROW_NEAR * max(g[1][0] for g in grown)
     for _, cand in sorted(grown, key=lambda g: -g[0]):
-        if not _band_is_desk(cand[1], top[1], field):
+        if cand[0] >= floor and not _band_is_desk(cand[1], top[1], field):
             return cand
     return None
 
 
 # Growth steps from the best quad to a quad enclosing it (see _choose).
 _GROW_STEPS = 3
+# Growing again (from a quad grown to), the next quad needs only this much more area, as long
+# as the chain has grown 1.3 x from where it began: a card's magnetic stripe quad grows to
+# the stripe's top edge, then across the thin band above it to the card's own.
+_GROW_AGAIN = 1.05
+# Quads enclosing the best one compete by area when they score this share of the best of them.
+_GROW_NEAR = 0.95
 
 
 def _band_is_desk(outer: np.ndarray, inner: np.ndarray, field: _Field) -> bool:
@@ -953,13 +1100,40 @@ def _document_likenesses(quads: np.ndarray, field: _Field) -> np.ndarray:
     yi = np.clip(np.rint(pts[..., 1]).astype(np.intp), 0, h - 1)
     sat = field.hsv[yi, xi, 1]
     val = field.hsv[yi, xi, 2].astype(np.float32)
-    paper = ((sat < 70) & (val > 0.5 * field.v_ref)).mean(axis=1)
+    # Bright for the frame, or at least about as bright as the desk just around it: a sheet
+    # in a lamp's soft shadow is darker than the lit desk across the frame.
+    around = _ring_points(q, w, h)
+    ring_val = np.median(field.hsv[around[..., 1], around[..., 0], 2].astype(np.float32), axis=1)
+    bright = np.full(len(q), 0.5 * field.v_ref, np.float32)
+    # Not on a dark desk (glass): there a lamp's grey reflection is brighter than around.
+    if field.desk_val >= _DESK_VAL * field.v_ref:
+        bright = np.minimum(bright, _AROUND_VAL * ring_val)
+    bright = bright[:, None]
+    paper = ((sat < 70) & (val > bright)).mean(axis=1)
     e = np.roll(q, -1, axis=1) - q
     lengths = np.hypot(e[..., 0], e[..., 1])
     aspect = (lengths[:, 0] + lengths[:, 2]) / (lengths[:, 1] + lengths[:, 3])
     aspect = np.maximum(aspect, 1.0 / aspect)
     oblong = np.where(aspect >= 1.22, 1.0, 0.75)
     return (0.45 + 0.55 * paper) * oblong
+
+
+def _ring_points(quads: np.ndarray, w: int, h: int) -> np.ndarray:
+    """(N, 12, 2) integer points just outside (N, 4, 2) quads: three per side, 5 px out."""
+    centre = quads.mean(axis=1, keepdims=True)
+    d = np.roll(quads, -1, axis=1) - quads
+    along = np.array([0.25, 0.5, 0.75], np.float32)[None, None, :, None]
+    mids = quads[:, :, None, :] + along * d[:, :, None, :]
+    out = mids - centre[:, :, None, :]
+    norm = np.maximum(np.hypot(out[..., 0], out[..., 1]), 1e-6)[..., None]
+    pts = (mids + 5.0 * out / norm).reshape(len(quads), 12, 2)
+    xi = np.clip(np.rint(pts[..., 0]).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.rint(pts[..., 1]).astype(np.intp), 0, h - 1)
+    return np.stack([xi, yi], axis=-1)
+
+
+# Paper is at least this share of the desk's V just around the quad (or bright for the frame).
+_AROUND_VAL = 0.9
 
 
 def _ring_paperness(outer: np.ndarray, inner: np.ndarray, field: _Field) -> float:
@@ -974,7 +1148,30 @@ def _ring_paperness(outer: np.ndarray, inner: np.ndarray, field: _Field) -> floa
         return 0.0
     sat = field.hsv[..., 1][sel]
     val = field.hsv[..., 2][sel].astype(np.float32)
-    return float(((sat < 70) & (val > _RING_VAL * field.v_ref)).mean())
+    paper = (sat < 70) & (val > _RING_VAL * field.v_ref)
+    if paper.mean() >= _RING_PAPER:
+        return float(paper.mean())
+    # Paper in a cast shadow: darker, but of the inner quad's paper's chromaticity (a shadow
+    # scales all three channels alike), and not black.
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, np.rint(inner).astype(np.int32), 255)
+    in_vals = field.hsv[..., 2][inside > 0]
+    if len(in_vals) >= 20:
+        bright = (inside > 0) & (field.hsv[..., 2] >= np.median(in_vals))
+        ref = _chroma(field.img[bright]).mean(axis=0)
+        near = np.abs(_chroma(field.img[sel]) - ref).sum(axis=1) < _SHADE_CHROMA
+        paper |= near & (val > _PM_DARK * field.v_ref)
+    return float(paper.mean())
+
+
+def _chroma(bgr: np.ndarray) -> np.ndarray:
+    """(N, 3) normalised colour b, g, r / (b + g + r): unchanged by a shadow."""
+    v = bgr.astype(np.float32) + 1.0
+    return v / v.sum(axis=1, keepdims=True)
+
+
+# L1 distance in normalised colour within which a band pixel is the inner quad's paper.
+_SHADE_CHROMA = 0.03
 
 
 def _encloses(outer: np.ndarray, inner: np.ndarray, tolerance: float = 2.0) -> bool:
@@ -1017,6 +1214,25 @@ def _sharpness(quad: np.ndarray, field: _Field) -> list[float]:
     step = np.abs(prof[:, -3:].mean(axis=1) - prof[:, :3].mean(axis=1))
     ratio = (peak / np.maximum(step, 2.0)).reshape(4, -1)
     return [float(v) for v in np.median(ratio, axis=1)]
+
+
+def _print_inside(quad: np.ndarray, field: _Field) -> float:
+    """Share of the quad's inside (its middle 80 %, off the soft fall-off of a patch's
+    outline) with a clear gradient: print."""
+    w, h = field.size
+    mask = np.zeros((h, w), np.uint8)
+    centre = quad.mean(axis=0)
+    cv2.fillConvexPoly(mask, np.rint(centre + 0.8 * (quad - centre)).astype(np.int32), 255)
+    sel = mask > 0
+    if sel.sum() < 20:
+        return 0.0
+    return float((field.mag[sel] >= _PRINT_GRAD).mean())
+
+
+# Print inside a quad: gradient (grey levels per px) of a stroke, and the share of the inside
+# above which a soft-edged quad is a document (blurred), not a reflection.
+_PRINT_GRAD = 8.0
+_PRINT_MIN = 0.08
 
 
 # --- sub-pixel refinement -----------------------------------------------------------------

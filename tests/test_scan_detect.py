@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from docscan import detect as detect_module
 from docscan.detect import PageQuad, detect_page
 from docscan.focus import sharpness
 from docscan.metric import jaccard_index, order_corners
@@ -159,7 +160,7 @@ def _real_records() -> list[dict[str, object]]:
     return list(json.loads((REAL_DIR / "ground_truth.json").read_text())["images"])
 
 
-# Measured on the 19 photos: mean 0.985; every sheet >= 0.96 (the worst text5, 0.964); the
+# Measured on the 19 photos: mean 0.986; every sheet >= 0.96 (the worst text5, 0.964); the
 # card held in a hand with its corner under the thumb, over a keyboard, 0.935 (its corner is
 # extrapolated, ±6 px): it has a bound of its own.
 _REAL_HARD = {"xlh_holding-with-a-hand.jpg": 0.90}
@@ -211,9 +212,10 @@ def test_pages_on_synthetic_desks_are_found(synthetic: list[tuple[object, PageQu
             continue
         jis.append(jaccard_index(None if quad is None else quad.corners, truth.corners, truth.ref_size))
     assert len(jis) >= 30
-    # Measured 0.944 on this subset (seed 7; the bench's seed-2026 set gives 0.972): a miss
-    # and two wrong quads pull the mean down; the median is above 0.998.
-    assert float(np.mean(jis)) >= 0.94, sorted(jis)[:5]
+    # Measured 0.951 on this subset (seed 7; the bench's seed-2026 set gives 0.981): a card in
+    # a hard shadow on a white desk missed and a card beside a pen's shadow half found pull
+    # the mean down; the median is above 0.998.
+    assert float(np.mean(jis)) >= 0.945, sorted(jis)[:5]
     assert float(np.median(jis)) >= 0.99
 
 
@@ -250,6 +252,52 @@ def test_a_desk_grid_cell_around_the_sheet_is_not_the_page() -> None:
     quad = detect_page(img)
     assert quad is not None
     assert jaccard_index(quad.corners, truth, ref) > 0.5
+
+
+def test_a_quad_a_few_pixels_off_the_edges_is_polished_onto_them() -> None:
+    field = detect_module._gradient_field(_clean_page(PAGE))
+    truth = PAGE * field.scale
+    # Corners moved 4-6 work px, in and out: a region's outline or a line fragment's, off the
+    # edges by more than scoring looks across them (2 px).
+    off = truth + np.array([[5.0, -4.0], [-5.5, 4.0], [6.0, 4.5], [-4.0, -5.0]], np.float32)
+    polished = detect_module._polish(off[None], field)[0]
+    assert np.hypot(*(polished - truth).T).max() < 1.0
+    assert detect_module._score(polished, field) > detect_module._score(off, field)
+
+
+def test_a_page_found_only_once_polished_is_found() -> None:
+    # Seed 2026 frame 99: an A4 form on a tablecloth, blurred, tilted, under a soft shadow;
+    # every outline is a few px off its edges and scored under the threshold until polished.
+    img, truth, ref = _bench_frame(99, 2026)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.95
+
+
+def test_a_blurred_card_with_print_on_it_is_not_taken_for_a_reflection() -> None:
+    # Seed 7 frame 92: an ID card on a white desk, blurred, dim, low contrast: two of its sides
+    # are as soft as a reflection's, but it has print inside.
+    img, truth, ref = _bench_frame(92, 7)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.9
+
+
+def test_a_card_a_few_pixels_from_the_frames_edge_is_not_cut_off_by_it() -> None:
+    # Seed 7 frame 304: an ID card on glass whose top edge runs 5 px below the frame's.
+    img, truth, ref = _bench_frame(304, 7)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.9
+
+
+def test_a_sheet_in_a_lamps_shadow_darker_than_the_lit_desk_is_paper() -> None:
+    # Seed 99 frame 344: an A5 form on a white desk in a soft shadow; the lit half of the desk
+    # is brighter than the sheet, which is still brighter than the desk around it.
+    img, truth, ref = _bench_frame(344, 99)
+    quad = detect_page(img)
+    assert quad is not None
+    assert jaccard_index(quad.corners, truth, ref) > 0.95
 
 
 def test_empty_synthetic_desks_show_no_page(synthetic: list[tuple[object, PageQuad | None]]) -> None:
