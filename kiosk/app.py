@@ -133,7 +133,9 @@ class KioskApp:
         self._preview_lock = threading.Lock()
         self._preview_frame: Any = None  # the newest camera frame (BGR numpy array)
         self._outline: tuple[tuple[float, float], ...] | None = None  # the page found in it
-        self.scanner: ScanSession | None = ScanSession() if camera is not None else None
+        self.scanner: ScanSession | None = (
+            ScanSession(px_per_mm=kiosk.camera_px_per_mm) if camera is not None else None
+        )
         self._stopping = threading.Event()
         self._alarm_seq = 0
         self._last_telemetry = -TELEMETRY_S

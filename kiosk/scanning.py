@@ -46,10 +46,16 @@ class FrameResult:
 
 
 class ScanSession:
-    """One citizen's pages: analysed frame by frame, captured once each, sent together."""
+    """One citizen's pages: analysed frame by frame, captured once each, sent together.
 
-    def __init__(self, timeout_s: float = 15.0) -> None:
+    `px_per_mm` is the camera's scale at the desk (image pixels per millimetre of paper,
+    from the kiosk's `camera_px_per_mm`): with it an A5 is told from an A4 (same aspect),
+    without it (None or 0) every ISO page is taken for an A4.
+    """
+
+    def __init__(self, timeout_s: float = 15.0, *, px_per_mm: float | None = None) -> None:
         self.timeout_s = timeout_s
+        self.px_per_mm = px_per_mm or None
         self._capture = AutoCapture()
         self._pages: list[tuple[np.ndarray, int]] = []  # (page, its dpi)
         self._lock = threading.Lock()
@@ -80,7 +86,7 @@ class ScanSession:
         if step.capture is not None and outline is not None:
             corners = np.asarray(outline, dtype=np.float32)
             started = time.perf_counter()
-            kind = page_kind(corners, (w, h))
+            kind = page_kind(corners, (w, h), px_per_mm=self.px_per_mm)
             page = clean(orient(warp_page(frame, corners, kind), kind))
             with self._lock:
                 self._pages.append((page, page_dpi(kind)))

@@ -725,3 +725,38 @@ def test_kiosk_printer_and_camera_urls_are_checked(tmp_path, key, value, what):
     assert issue.path == f"kiosk[1].{key}"
     assert issue.line == line_of(text, f'{key} = "{value}"')
     assert issue.message.startswith(what)
+
+
+@pytest.mark.parametrize(("value", "scale"), [("2.0", 2.0), ("3", 3.0), ("1.75", 1.75)])
+def test_kiosk_camera_scale_reads_a_float_or_an_integer(tmp_path, value, scale):
+    text = HALL + f'\n[[kiosk]]\nid = "kiosk-09"\ncamera = "v4l2:0"\ncamera_px_per_mm = {value}\n'
+    kiosk = next(k for k in load_config(write(tmp_path, text)).kiosks if k.id == "kiosk-09")
+    assert kiosk.camera_px_per_mm == scale and isinstance(kiosk.camera_px_per_mm, float)
+
+
+def test_kiosk_camera_scale_is_unknown_when_absent(tmp_path):
+    (kiosk,) = load_config(write(tmp_path, HALL)).kiosks
+    assert kiosk.camera_px_per_mm == 0.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"2.0"', 'must be a number, got string "2.0"'),
+        ("true", "must be a number, got boolean true"),
+        ("0", "must be more than 0, got 0"),
+        ("0.0", "must be more than 0, got 0.0"),
+        ("-1.5", "must be more than 0, got -1.5"),
+        ("inf", "must be a finite number, got inf"),
+        ("nan", "must be a finite number, got nan"),
+        ("250.0", "must be at most 100, got 250.0"),
+    ],
+)
+def test_kiosk_camera_scale_mistakes_are_reported_on_their_line(tmp_path, value, message):
+    text = HALL + f'\n[[kiosk]]\nid = "kiosk-09"\ncamera_px_per_mm = {value}\n'
+    issue = only_issue(tmp_path, text)
+    assert (issue.path, issue.line) == (
+        "kiosk[1].camera_px_per_mm",
+        line_of(text, f"camera_px_per_mm = {value}"),
+    )
+    assert issue.message == message

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import math
 import re
 import tomllib
 import zoneinfo
@@ -508,6 +509,25 @@ class _Table:
             )
         return value if isinstance(value, int) or value is None else None
 
+    def number(
+        self,
+        key: str,
+        default: float | _Required | None = _REQUIRED,
+        *,
+        above: float | None = None,
+        maximum: float | None = None,
+    ) -> float | None:
+        """A TOML integer or float as a float (not a boolean or string), more than `above`
+        and at most `maximum` when given; inf and nan are refused."""
+        value = self.get(key, (int, float), "a number", default)
+        if isinstance(value, int | float) and key in self.data:
+            self.check(key, math.isfinite(value), f"must be a finite number, got {value}")
+            if above is not None:
+                self.check(key, value > above, f"must be more than {above:g}, got {value}")
+            if maximum is not None:
+                self.check(key, value <= maximum, f"must be at most {maximum:g}, got {value}")
+        return float(value) if isinstance(value, int | float) else None
+
     def boolean(self, key: str, default: bool | _Required = _REQUIRED) -> bool:
         value = self.get(key, (bool,), "true or false", default)
         return bool(value)
@@ -852,9 +872,7 @@ def _service(ctx: _Context, i: int, raw: dict[str, Any]) -> ServiceConfig | None
     name = t.string("name", nonempty=True)
     name_en = t.string("name_en", nonempty=True)
     flow = t.choice("flow", [f.value for f in Flow])
-    minutes = t.get("minutes", (int, float), "a number")
-    if isinstance(minutes, int | float):
-        t.check("minutes", minutes > 0, f"must be more than 0, got {minutes}")
+    minutes = t.number("minutes", above=0)
     time_limit = t.integer("time_limit_days", minimum=0)
     legal_limit = t.integer("legal_limit_days", d["legal_limit_days"], minimum=0)
     if time_limit is not None and legal_limit:
@@ -870,7 +888,7 @@ def _service(ctx: _Context, i: int, raw: dict[str, Any]) -> ServiceConfig | None
     }
     instant = t.boolean("instant", d["instant"])
     materials = _materials(t)
-    if not t.ok or service_id is None or time_limit is None or legal_limit is None:
+    if not t.ok or service_id is None or minutes is None or time_limit is None or legal_limit is None:
         return None
     return ServiceConfig(
         id=service_id,
@@ -878,7 +896,7 @@ def _service(ctx: _Context, i: int, raw: dict[str, Any]) -> ServiceConfig | None
         name=name,
         name_en=name_en,
         flow=Flow(flow),
-        minutes=float(minutes),
+        minutes=minutes,
         time_limit_days=time_limit,
         legal_limit_days=legal_limit,
         instant=instant,
@@ -986,11 +1004,13 @@ def _ratios(
 
 
 _PRINTER_SCHEMES = ("usb", "serial", "tcp", "file")
+# 100 px/mm is 2540 dpi at the desk: 30 000 px across an A4, far beyond any document camera.
+_MAX_CAMERA_PX_PER_MM = 100.0
 _CAMERA_URL = re.compile(r"/dev/video\d+|/dev/v4l/by-(?:id|path)/\S+|v4l2:\d+|sim:(?:\?\S*)?")
 
 
 def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
-    t = _Table(ctx, raw, ("kiosk", i), ("id", "location", "printer", "camera"))
+    t = _Table(ctx, raw, ("kiosk", i), ("id", "location", "printer", "camera", "camera_px_per_mm"))
     d = _defaults(KioskConfig)
     kiosk_id = t.ident("id")
     location = t.string("location", d["location"])
@@ -998,7 +1018,7 @@ def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
     t.check(
         "printer",
         printer == "" or ("://" in printer and printer.split("://", 1)[0].lower() in _PRINTER_SCHEMES),
-        'must be a URL usb://VID:PID, serial:///dev/ttyUSB0, tcp://host:9100 or file:///path, '
+        "must be a URL usb://VID:PID, serial:///dev/ttyUSB0, tcp://host:9100 or file:///path, "
         f"got {_quote(printer)}",
     )
     camera = t.string("camera", d["camera"])
@@ -1007,7 +1027,12 @@ def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
         camera == "" or bool(_CAMERA_URL.fullmatch(camera)),
         f"must be /dev/videoN, /dev/v4l/by-id/…, v4l2:N or sim:[?…], got {_quote(camera)}",
     )
-    return KioskConfig(kiosk_id, location, printer, camera) if t.ok and kiosk_id else None
+    # The camera's scale at the desk (image pixels per millimetre of paper): what tells an A5
+    # from an A4 (same aspect). Absent: unknown, and an ISO page is taken for an A4.
+    px_per_mm = t.number("camera_px_per_mm", d["camera_px_per_mm"], above=0, maximum=_MAX_CAMERA_PX_PER_MM)
+    if not t.ok or not kiosk_id or px_per_mm is None:
+        return None
+    return KioskConfig(kiosk_id, location, printer, camera, camera_px_per_mm=px_per_mm)
 
 
 def _display(ctx: _Context, i: int, raw: dict[str, Any], windows: set[str]) -> DisplayConfig | None:

@@ -149,6 +149,9 @@ class KioskConfig:
     location: str = ""
     printer: str = ""  # printer URL: usb://vid:pid, serial:///dev/ttyUSB0, tcp://host:9100, file:///path
     camera: str = ""
+    # The camera's scale at the desk, image pixels per millimetre of paper (A4 long side in
+    # pixels / 297): what tells an A5 from an A4. 0: unknown (an ISO page is taken for an A4).
+    camera_px_per_mm: float = 0.0
 
 
 @dataclass(frozen=True)
