@@ -781,7 +781,9 @@ _NEXT = np.array([1, 2, 3, 0])
 _ROT = np.array([-1.0, 1.0], np.float32)
 
 
-def _side_evidence(quads: np.ndarray, field: _Field) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _side_evidence(
+    quads: np.ndarray, field: _Field, _points: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For (N, 4, 2) quads, per side (N, 4): the share of its points with an aligned edge
     across it, the share of those whose polarity agrees with the side's majority, and the
     share of points on its extensions with an aligned edge (one vectorised lookup)."""
@@ -807,6 +809,8 @@ def _side_evidence(quads: np.ndarray, field: _Field) -> tuple[np.ndarray, np.nda
     for o in range(1, len(_SEARCH)):
         hit |= ok[..., o]
     k = len(_TS)
+    if _points is not None:
+        _points.append(hit[..., :k])
     support = hit[..., :k].mean(axis=2)
     runs_on = hit[..., k:].mean(axis=2)
     # A point's polarity: the sign of its aligned responses, summed across the search.
@@ -1034,9 +1038,35 @@ def _grown(
         return None
     floor = _GROW_NEAR * max(g[1][0] for g in grown)
     for _, cand in sorted(grown, key=lambda g: -g[0]):
-        if cand[0] >= floor and not _band_is_desk(cand[1], top[1], field):
-            return cand
+        if cand[0] < floor or _band_is_desk(cand[1], top[1], field):
+            continue
+        if _outer_support(cand[1], top[1], field) < _OUTER_SUPPORT:
+            continue
+        return cand
     return None
+
+
+def _outer_support(outer: np.ndarray, inner: np.ndarray, field: _Field) -> float:
+    """Edge support along the parts of `outer`'s sides away from `inner` (over 3 px from it):
+    where the larger quad adds area, its sides must run along edges too - a quad spanning a
+    card and a pen beside it has no edge along the desk between them. 1.0 when no part is."""
+    hits: list[np.ndarray] = []
+    _side_evidence(outer[None].astype(np.float32), field, hits)
+    hit = hits[0][0]  # (4, T)
+    o = outer.astype(np.float32)
+    d = o[_NEXT] - o
+    pts = o[:, None, :] + _TS[None, :, None] * d[:, None, :]  # (4, T, 2)
+    contour = inner.reshape(-1, 1, 2).astype(np.float32)
+    away = np.array(
+        [[cv2.pointPolygonTest(contour, (float(x), float(y)), True) < -3.0 for x, y in side] for side in pts]
+    )
+    if away.sum() < 8:
+        return 1.0
+    return float(hit[away].mean())
+
+
+# Edge support the larger quad's sides need where they run away from the inner quad.
+_OUTER_SUPPORT = 0.7
 
 
 # Growth steps from the best quad to a quad enclosing it (see _choose).
@@ -1137,29 +1167,37 @@ _AROUND_VAL = 0.9
 
 
 def _ring_paperness(outer: np.ndarray, inner: np.ndarray, field: _Field) -> float:
-    """Share of paper-like pixels (unsaturated, bright) in the band between two nested quads."""
+    """Share of paper-like pixels (unsaturated, bright) in the band between two nested quads.
+    Worked on the outer quad's bounding box only: it runs for many candidate pairs."""
     w, h = field.size
-    band = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(band, np.rint(outer).astype(np.int32), 255)
-    cv2.fillConvexPoly(band, np.rint(inner).astype(np.int32), 0)
+    x0, y0 = (max(0, math.floor(v) - 1) for v in outer.min(axis=0))
+    x1, y1 = min(w, math.ceil(outer[:, 0].max()) + 2), min(h, math.ceil(outer[:, 1].max()) + 2)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return 0.0
+    shift = np.array([x0, y0], np.float32)
+    hsv = field.hsv[y0:y1, x0:x1]
+    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(band, np.rint(outer - shift).astype(np.int32), 255)
+    inside = np.zeros_like(band)
+    cv2.fillConvexPoly(inside, np.rint(inner - shift).astype(np.int32), 255)
+    band[inside > 0] = 0
     # Keep off both outlines: their edges are neither paper nor desk.
     sel = cv2.erode(band, _OPEN_KERNEL) > 0
     if sel.sum() < 20:
         return 0.0
-    sat = field.hsv[..., 1][sel]
-    val = field.hsv[..., 2][sel].astype(np.float32)
+    sat = hsv[..., 1][sel]
+    val = hsv[..., 2][sel].astype(np.float32)
     paper = (sat < 70) & (val > _RING_VAL * field.v_ref)
     if paper.mean() >= _RING_PAPER:
         return float(paper.mean())
     # Paper in a cast shadow: darker, but of the inner quad's paper's chromaticity (a shadow
     # scales all three channels alike), and not black.
-    inside = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(inside, np.rint(inner).astype(np.int32), 255)
-    in_vals = field.hsv[..., 2][inside > 0]
+    in_vals = hsv[..., 2][inside > 0]
     if len(in_vals) >= 20:
-        bright = (inside > 0) & (field.hsv[..., 2] >= np.median(in_vals))
-        ref = _chroma(field.img[bright]).mean(axis=0)
-        near = np.abs(_chroma(field.img[sel]) - ref).sum(axis=1) < _SHADE_CHROMA
+        img = field.img[y0:y1, x0:x1]
+        bright = (inside > 0) & (hsv[..., 2] >= np.median(in_vals))
+        ref = _chroma(img[bright]).mean(axis=0)
+        near = np.abs(_chroma(img[sel]) - ref).sum(axis=1) < _SHADE_CHROMA
         paper |= near & (val > _PM_DARK * field.v_ref)
     return float(paper.mean())
 
