@@ -59,7 +59,9 @@ Approach (classical, no learned model):
    best, or scores >= 0.8 of it with a paper-like band (>= 50 % unsaturated and bright, or
    of the inner quad's paper's chromaticity and not black: paper in a cast shadow) between
    the two; of those scoring >= 0.95 of the best of them the largest wins (a larger one
-   scoring clearly worse is a polished quad with a side out on the desk). Growth is
+   scoring clearly worse is a polished quad with a side out on the desk), and whose sides,
+   where they run away from the inner quad, lie along edges (>= 0.7 of their points: a quad
+   spanning a card and the pen beside it has no edge across the desk between them). Growth is
    repeated from the quad grown to (up to 3 steps; then 1.05 x larger suffices once the
    chain has grown 1.3 x: a card's magnetic stripe, then the thin band above it), the
    second and later steps only with a paper-like band: a form's ruled
@@ -98,7 +100,7 @@ Approach (classical, no learned model):
    seed 99 (a sticky note and a shadow line on a cluttered desk).
    A side within 1.5 work px of the frame's edge is the frame cutting a sheet off.
 
-Bench (seed 2026): mean JI 0.981 (white desks 0.961, cluttered 0.956, the rest >= 0.99);
+Bench (seed 2026): mean JI 0.982 (white desks 0.958, cluttered 0.963, the rest >= 0.99);
 seed 99: 0.974; seed 7: 0.975; real photos 0.986. Left: cards on white desks whose faint
 side is never proposed (hands, dim light), cards beside a pen whose shadow or body makes a
 better-scoring quad (seed 2026 frames 161, 353), a faint sheet edge crowded out by a printed
