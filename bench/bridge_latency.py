@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import _hallgen  # noqa: E402
+from _server import ServerProcess, start_server  # noqa: E402
 
 from firmware_bridge.bridge import Bridge  # noqa: E402
 from firmware_bridge.codecs import ycbus  # noqa: E402
@@ -149,23 +150,6 @@ class Wiring:
 
 
 # ----------------------------------------------------------------- MQTT side (windows, tickets)
-
-
-def wait_server_online(port: int, timeout: float = 30.0) -> None:
-    online = threading.Event()
-
-    def on_status(message: Message) -> None:
-        if message.payload == b"online":
-            online.set()
-
-    watcher = MqttClient(host="127.0.0.1", port=port, client_id="bench-status", hall=HALL, device=None)
-    watcher.subscribe(f"yc/{HALL}/device/server/status", on_status)
-    watcher.start()
-    try:
-        if not online.wait(timeout):
-            raise SystemExit("the server did not come online (see server.log)")
-    finally:
-        watcher.stop()
 
 
 def settle(futures: Iterable[Future[dict[str, Any]]], what: str, timeout: float = 60.0) -> Counter[str]:
@@ -563,7 +547,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="yc-busbench-"))
     broker: BrokerProcess | None = None
-    server: subprocess.Popen[bytes] | None = None
+    server: ServerProcess | None = None
     wiring: Wiring | None = None
     bridge: InProcessBridge | ChildBridge | None = None
     client: MqttClient | None = None
@@ -582,19 +566,7 @@ def main() -> int:
             encoding="utf-8",
         )
         parse_config(config_path.read_text(encoding="utf-8"), str(config_path))  # fail early, here
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "yichuang.cli",
-                *("--log-level", "warning", "server", "-c"),
-                str(config_path),
-            ],
-            stdout=(work / "server.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        wait_server_online(broker.port)
+        server = start_server(config_path, work / "server.log")
         if args.bridge_process:
             bridge = ChildBridge(config_path, work / "bridge", args.reply_timeout, work / "bridge.log")
         else:
@@ -634,12 +606,7 @@ def main() -> int:
         if bridge is not None:
             bridge.stop()
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(5)
+            server.stop()
         if wiring is not None:
             wiring.stop()
         if broker is not None:

@@ -24,7 +24,6 @@ import logging
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _server import ServerProcess, start_server  # noqa: E402
 from _stats import percentile  # noqa: E402
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -101,7 +101,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="yc-displaybench-"))
     broker: BrokerProcess | None = None
-    server: subprocess.Popen[bytes] | None = None
+    server: ServerProcess | None = None
     client: MqttClient | None = None
     stop = threading.Event()
     display_thread: threading.Thread | None = None
@@ -109,35 +109,13 @@ def main() -> int:
         broker = start_mosquitto(work)
         config_path = hall_toml(work, broker.url)
         config = load_config(config_path)
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "yichuang.cli",
-                "--log-level",
-                "warning",
-                "server",
-                "-c",
-                str(config_path),
-            ],
-            stdout=(work / "server.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        server = start_server(config_path, work / "server.log")
         hall = config.hall.id
         client = MqttClient(
             host="127.0.0.1", port=broker.port, client_id="bench-clerks", hall=hall, device=None
         )
         rpc = CommandClient(client, hall, "bench-clerks")
         client.start()
-        deadline = time.monotonic() + 30
-        while True:  # the server answers once its database and subscriptions are up
-            try:
-                rpc.request("window/w01/open", {"clerk": "S0001"}, timeout=1.0)
-                break
-            except TimeoutError:
-                if time.monotonic() > deadline:
-                    raise
         service = config.windows[0].services[0]
         # up to four windows that call this one service, so every call_next finds a ticket
         windows = [w.id for w in config.windows if service in w.services][:4]
@@ -193,11 +171,7 @@ def main() -> int:
         if client is not None:
             client.stop()
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.stop()
         if broker is not None:
             broker.stop()
 

@@ -185,6 +185,8 @@ def main() -> int:
         cold_start_child(args.cold_child)
         return 0
 
+    from _server import ServerProcess, start_server
+
     from hw_sim.escpos_printer import SimPrinter
     from kiosk.app import KioskApp
     from kiosk.flow import Screen
@@ -199,7 +201,7 @@ def main() -> int:
     (tmp / "mq").mkdir()
     broker = start_mosquitto(tmp / "mq")
     config_path = hall_toml(tmp, broker.port, free_port())
-    server = None
+    server: ServerProcess | None = None
     printer = SimPrinter("kiosk-01").start()
     relay = Relay(printer.port)
     try:
@@ -209,20 +211,7 @@ def main() -> int:
             f"median {statistics.median(cold):.2f} s, max {max(cold):.2f} s"
         )
 
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "yichuang.cli",
-                "--log-level",
-                "warning",
-                "server",
-                "-c",
-                str(config_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "server.log", "w"),  # noqa: SIM115
-        )
+        server = start_server(config_path, tmp / "server.log")
         config = load_config(config_path)
         for size in ((1920, 1080), (1280, 800)):
             app = KioskApp(config, "kiosk-01", printer=None, size=size, client_id=f"bench-{size[0]}")
@@ -261,7 +250,7 @@ def main() -> int:
             pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1))
             touched = time.monotonic()
             pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=pos, button=1))
-            app.wait_for(lambda before=before: len(relay.receipt_starts) > before, 10)
+            app.wait_for(lambda before=before: len(relay.receipt_starts) > before, 10)  # type: ignore[misc]
             latencies.append((relay.receipt_starts[before] - touched) * 1000)
             app.wait_for(lambda: app.flow.state.screen == Screen.TICKET and not app.flow.state.printing, 10)
             app.tap("done")
@@ -276,8 +265,7 @@ def main() -> int:
         relay.close()
         printer.stop()
         if server is not None:
-            server.terminate()
-            server.wait(10)
+            server.stop()
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -16,15 +16,11 @@ import argparse
 import gc
 import json
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
-
-import paho.mqtt.client as paho
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import _hallgen  # noqa: E402
 from _lean_mqtt import LeanClient, LeanLoop  # noqa: E402
+from _server import ServerProcess, start_server  # noqa: E402
 
 from yichuang.broker_process import free_port, start_mosquitto  # noqa: E402
 
@@ -206,14 +203,11 @@ def main() -> int:
                     conn.execute(f"DELETE FROM {table} WHERE hall = %s", (HALL,))
     config = work / "hall.toml"
     config.write_text(hall_toml(broker.url, db_url, free_port()), encoding="utf-8")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "yichuang.cli", "--log-level", "warning", "server", "-c", str(config)],
-        stdout=(work / "server.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    load = Load(broker.port)
+    server: ServerProcess | None = None
+    load: Load | None = None
     try:
-        _wait_online(broker.port)
+        server = start_server(config, work / "server.log")
+        load = Load(broker.port)
         for n in range(WINDOWS):
             load.send(n, "open", f"w{n + 1:03d}", None, None)
         wait_drained(load)
@@ -266,9 +260,10 @@ def main() -> int:
             f"({sent} offered at 6000/s, all answered in {took:.1f} s, each durable before its reply)"
         )
     finally:
-        load.close()
-        server.terminate()
-        server.wait(20)
+        if load is not None:
+            load.close()
+        if server is not None:
+            server.stop()
         broker.stop()
     return 0
 
@@ -292,20 +287,6 @@ def _print_timeline(timeline: list[tuple[float, float]]) -> None:
 def _has_table(conn: object, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()  # type: ignore[attr-defined]
     return bool(row and row[0])
-
-
-def _wait_online(port: int, timeout: float = 30.0) -> None:
-    online = threading.Event()
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-status")
-    client.on_message = lambda c, u, m: online.set() if m.payload == b"online" else None
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    client.subscribe(f"yc/{HALL}/device/server/status", qos=1)
-    ok = online.wait(timeout)
-    client.loop_stop()
-    client.disconnect()
-    if not ok:
-        raise SystemExit("the server did not come online")
 
 
 if __name__ == "__main__":
