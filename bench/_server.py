@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from yichuang.child_process import stop_child
 from yichuang.config import load_config
 from yichuang.mqtt_client import Message, MqttClient
 
@@ -111,13 +112,8 @@ class ServerProcess:
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL if it has not stopped in 20 s)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            stop_child(proc, _STOP_TIMEOUT_S)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

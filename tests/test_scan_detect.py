@@ -227,31 +227,37 @@ def _bench_frame(index: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[f
     return sample.image, truth.corners, (float(truth.ref_size[0]), float(truth.ref_size[1]))
 
 
-def test_the_sheet_around_a_printed_table_wins_over_the_table() -> None:
-    # Seed 2026 frame 344: an A5 form on a white desk, its edges faint; its printed table is
-    # a square quad that encloses the best-scoring one and is itself enclosed by the sheet.
-    img, truth, ref = _bench_frame(344, 2026)
+# Bench frames that each failed once for a reason of their own, and the JI each must reach.
+_HARD_FRAMES = [
+    # An A5 form on a white desk, its edges faint; its printed table is a square quad that
+    # encloses the best-scoring one and is itself enclosed by the sheet.
+    pytest.param(2026, 344, 0.9, id="the sheet around its printed table"),
+    # An ID card on a cluttered desk with skin-toned clutter in view; no quad is found from
+    # the 16 longest lines, the card's sides are among the 26 longest.
+    pytest.param(99, 95, 0.95, id="a card crowded out of the longest lines"),
+    # An A5 form on a cutting mat; the mat's grid draws a rectangle around it that scores as
+    # well as the sheet but the band between them is mat, not paper.
+    pytest.param(99, 57, 0.5, id="not the desk grid's cell around the sheet"),
+    # An A4 form on a tablecloth, blurred, tilted, under a soft shadow: every outline is a
+    # few px off its edges and scored under the threshold until polished.
+    pytest.param(2026, 99, 0.95, id="found only once polished"),
+    # An ID card on a white desk, blurred, dim, low contrast: two of its sides are as soft as
+    # a reflection's, but it has print inside.
+    pytest.param(7, 92, 0.9, id="a blurred card with print is not a reflection"),
+    # An ID card on glass whose top edge runs 5 px below the frame's.
+    pytest.param(7, 304, 0.9, id="a card near the frame's edge is not cut off by it"),
+    # An A5 form on a white desk in a soft shadow: the lit half of the desk is brighter than
+    # the sheet, which is still brighter than the desk around it.
+    pytest.param(99, 344, 0.95, id="a sheet in a lamp's shadow is paper"),
+]
+
+
+@pytest.mark.parametrize(("seed", "index", "bound"), _HARD_FRAMES)
+def test_hard_bench_frames_are_found(seed: int, index: int, bound: float) -> None:
+    img, truth, ref = _bench_frame(index, seed)
     quad = detect_page(img)
     assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.9
-
-
-def test_a_card_whose_sides_are_crowded_out_of_the_longest_lines_is_found() -> None:
-    # Seed 99 frame 95: an ID card on a cluttered desk with skin-toned clutter in view; no
-    # quad is found from the 16 longest lines, the card's sides are among the 26 longest.
-    img, truth, ref = _bench_frame(95, 99)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.95
-
-
-def test_a_desk_grid_cell_around_the_sheet_is_not_the_page() -> None:
-    # Seed 99 frame 57: an A5 form on a cutting mat; the mat's grid draws a rectangle around
-    # it that scores as well as the sheet but the band between them is mat, not paper.
-    img, truth, ref = _bench_frame(57, 99)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.5
+    assert jaccard_index(quad.corners, truth, ref) > bound
 
 
 def test_a_quad_a_few_pixels_off_the_edges_is_polished_onto_them() -> None:
@@ -263,41 +269,6 @@ def test_a_quad_a_few_pixels_off_the_edges_is_polished_onto_them() -> None:
     polished = detect_module._polish(off[None], field)[0]
     assert np.hypot(*(polished - truth).T).max() < 1.0
     assert detect_module._score(polished, field) > detect_module._score(off, field)
-
-
-def test_a_page_found_only_once_polished_is_found() -> None:
-    # Seed 2026 frame 99: an A4 form on a tablecloth, blurred, tilted, under a soft shadow;
-    # every outline is a few px off its edges and scored under the threshold until polished.
-    img, truth, ref = _bench_frame(99, 2026)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.95
-
-
-def test_a_blurred_card_with_print_on_it_is_not_taken_for_a_reflection() -> None:
-    # Seed 7 frame 92: an ID card on a white desk, blurred, dim, low contrast: two of its sides
-    # are as soft as a reflection's, but it has print inside.
-    img, truth, ref = _bench_frame(92, 7)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.9
-
-
-def test_a_card_a_few_pixels_from_the_frames_edge_is_not_cut_off_by_it() -> None:
-    # Seed 7 frame 304: an ID card on glass whose top edge runs 5 px below the frame's.
-    img, truth, ref = _bench_frame(304, 7)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.9
-
-
-def test_a_sheet_in_a_lamps_shadow_darker_than_the_lit_desk_is_paper() -> None:
-    # Seed 99 frame 344: an A5 form on a white desk in a soft shadow; the lit half of the desk
-    # is brighter than the sheet, which is still brighter than the desk around it.
-    img, truth, ref = _bench_frame(344, 99)
-    quad = detect_page(img)
-    assert quad is not None
-    assert jaccard_index(quad.corners, truth, ref) > 0.95
 
 
 def test_empty_synthetic_desks_show_no_page(synthetic: list[tuple[object, PageQuad | None]]) -> None:

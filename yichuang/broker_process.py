@@ -15,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from yichuang.child_process import stop_child
+
 __all__ = ["BrokerProcess", "BrokerStartError", "find_mosquitto", "free_port", "start_mosquitto"]
 
 log = logging.getLogger(__name__)
@@ -137,12 +139,7 @@ class BrokerProcess:
         """Terminate mosquitto (SIGTERM, then SIGKILL after a few seconds)."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_child(proc, _STOP_TIMEOUT_S)
             log.info("broker stopped pid=%d port=%d", proc.pid, self.port)
         self._close_log()
 

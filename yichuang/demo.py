@@ -29,6 +29,7 @@ from firmware_bridge.codecs.ycbus import Key
 from hw_sim.hall_sim import HallSim
 from kiosk.app import KioskApp
 from yichuang.broker_process import free_port, start_mosquitto
+from yichuang.child_process import stop_child
 from yichuang.config import load_config
 from yichuang.config_model import BrokerConfig, Config, DatabaseConfig, HttpConfig, OpeningHours
 from yichuang.demo_kiosk import KioskAutopilot
@@ -220,11 +221,7 @@ def run_demo(
         if kiosk_app is not None:
             kiosk_app.stop()
         if display_proc is not None:
-            display_proc.terminate()
-            try:
-                display_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                display_proc.kill()
+            stop_child(display_proc, 10)
         client.stop()
         for bridge in bridges:
             bridge.stop()
