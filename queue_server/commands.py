@@ -105,6 +105,29 @@ class HelpResolveArgs(Args):
     by: str | None = Field(default=None, max_length=32)
 
 
+class DepositArgs(Args):
+    window: str = Field(min_length=1, max_length=64)
+    phone: str = Field(min_length=6, max_length=20)
+    case: str | None = Field(default=None, min_length=1, max_length=64)
+    size: Literal["S", "M", "L"] | None = None  # the smallest door that fits; S when absent
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        phone = IssueArgs._phone(value)
+        assert phone is not None
+        return phone
+
+
+class PickupArgs(Args):
+    code: str = Field(min_length=1, max_length=16)
+
+
+class WithdrawArgs(Args):
+    deposit: int = Field(ge=1)
+    window: str = Field(min_length=1, max_length=64)
+
+
 @dataclass(frozen=True)
 class Context:
     """What the adapter passes in besides the arguments: the time, the window, a fresh token."""
@@ -113,6 +136,9 @@ class Context:
     window: str | None
     new_token: Callable[[], str]
     public_url: str = ""
+    locker: str | None = None
+    # a fresh random pickup code (six digits), drawn only by the command that needs one
+    new_code: Callable[[], str] = lambda: ""
     _token: list[str] = field(default_factory=list)
 
     @property
@@ -134,11 +160,17 @@ class Spec:
     args: type[Args]
     run: Handler
     window: bool = False  # the topic carries a window id: yc/{hall}/cmd/window/{window}/{action}
+    locker: bool = False  # the topic carries a locker id: yc/{hall}/cmd/locker/{locker}/{action}
 
 
 def _w(ctx: Context) -> str:
     assert ctx.window is not None
     return ctx.window
+
+
+def _lk(ctx: Context) -> str:
+    assert ctx.locker is not None
+    return ctx.locker
 
 
 COMMANDS: dict[str, Spec] = {
@@ -177,6 +209,15 @@ COMMANDS: dict[str, Spec] = {
     "window/evaluate": Spec(EvaluateArgs, lambda h, a, c: h.evaluate(_w(c), a.score, c.now), window=True),
     "help/request": Spec(HelpArgs, lambda h, a, c: h.help_request(a.kiosk, a.reason, c.now)),
     "help/resolve": Spec(HelpResolveArgs, lambda h, a, c: h.help_resolve(a.request, a.by, c.now)),
+    "locker/deposit": Spec(
+        DepositArgs,
+        lambda h, a, c: h.locker_deposit(_lk(c), a.window, a.phone, a.case, a.size, c.new_code(), c.now),
+        locker=True,
+    ),
+    "locker/pickup": Spec(PickupArgs, lambda h, a, c: h.locker_pickup(_lk(c), a.code, c.now), locker=True),
+    "locker/withdraw": Spec(
+        WithdrawArgs, lambda h, a, c: h.locker_withdraw(_lk(c), a.deposit, a.window, c.now), locker=True
+    ),
 }
 
 

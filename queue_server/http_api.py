@@ -10,15 +10,18 @@ Errors are always `{"error": {"code", "message"}}`. The command error codes map 
 | status | codes |
 |---|---|
 | 404 | `unknown_service`, `unknown_window`, `unknown_ticket`, `unknown_request`, `unknown_command`, |
-|     | `wrong_code` (no appointment with that code: a failed look-up), `not_found` (no route) |
+|     | `wrong_code` (no appointment or deposit with that code: a failed look-up), `not_found` (no |
+|     | route), `unknown_locker`, `unknown_deposit` |
 | 405 | `method_not_allowed` |
 | 409 | `queue_empty`, `no_ticket`, `window_paused`, `window_closed`, `wrong_state`, `hall_closed`, |
 |     | `service_unavailable`, `already_evaluated`, `appointment_used`, `appointment_not_due`, |
-|     | `appointment_expired`, `duplicate_appointment`: well formed, but the hall's state refuses it |
+|     | `appointment_expired`, `duplicate_appointment`, `locker_full`: well formed, but the hall's |
+|     | state refuses it |
 | 422 | `invalid_request` (bad JSON, wrong types, unknown fields, values the rules refuse), |
 |     | `invalid_transfer` (to its own window, or to a window that does not serve the service) |
-| 429 | `locked_out` (too many wrong check-in codes at that kiosk) |
-| 503 | `storage_error`, `timeout`, `too_many_clients`: retry later; nothing was changed |
+| 429 | `locked_out` (too many wrong check-in codes at that kiosk, or pickup codes at that locker) |
+| 503 | `storage_error`, `timeout`, `too_many_clients`, `locker_offline` (no lock board), `no_modem`: |
+|     | retry later; nothing was changed |
 | 500 | `internal_error`: a server bug, never a client's input |
 
 A code not in this table (added to the domain later) answers 400.
@@ -87,6 +90,8 @@ STATUS_BY_CODE: dict[str, int] = {
             "wrong_code",
             "not_found",
             "unknown_attachment",
+            "unknown_locker",
+            "unknown_deposit",
         ),
         404,
     ),
@@ -107,12 +112,13 @@ STATUS_BY_CODE: dict[str, int] = {
             "appointment_not_due",
             "appointment_expired",
             "duplicate_appointment",
+            "locker_full",
         ),
         409,
     ),
     **dict.fromkeys(("invalid_request", "invalid_transfer"), 422),
     "locked_out": 429,
-    **dict.fromkeys(("storage_error", "timeout", "too_many_clients"), 503),
+    **dict.fromkeys(("storage_error", "timeout", "too_many_clients", "locker_offline", "no_modem"), 503),
     "internal_error": 500,
 }
 
@@ -270,6 +276,40 @@ class EvaluationResult(Out):
     evaluation: EvaluationOut
 
 
+class DoorOut(Out):
+    door: int
+    size: str
+    state: str = Field(examples=["free"], description="free | occupied | open | fault")
+
+
+class DepositOut(Out):
+    id: int
+    locker: str
+    door: int
+    window: str
+    phone: str = Field(examples=["138****5678"], description="masked")
+    status: str
+    deposited_at: str
+    expires_at: str
+    case: str | None = None
+
+
+class LockerOut(Out):
+    locker: str
+    doors: list[DoorOut]
+    deposits: list[DepositOut]
+
+
+class DepositResult(Out):
+    door: int
+    expires_at: str
+    deposit: int
+
+
+class PickupResult(Out):
+    door: int
+
+
 class HelpOut(Out):
     id: int
     kiosk: str
@@ -414,6 +454,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 WindowId = Annotated[str, Path(max_length=64, description="window id, e.g. w03")]
+LockerId = Annotated[str, Path(max_length=64, description="locker id, e.g. locker-01")]
 Token = Annotated[str, Path(max_length=128, description="the secret token of the ticket's status page")]
 Material = Annotated[
     str | None,
@@ -679,6 +720,7 @@ def create_app(
             {"name": "tickets", "description": "taking, following and cancelling a ticket"},
             {"name": "appointments", "description": "booked appointments and kiosk check-in"},
             {"name": "help", "description": "help requests from kiosks (帮办)"},
+            {"name": "locker", "description": "the self-service file locker (自助存取文件柜)"},
             {"name": "attachments", "description": "scanned documents attached to a ticket"},
             {"name": "stats", "description": "today's figures"},
             {"name": "devices", "description": "the hall's devices and their alarms, as MQTT reports them"},
@@ -695,14 +737,25 @@ def create_app(
     tz = ZoneInfo(config.hall.timezone)
     services_by_id = {s.id: s for s in config.services}
     window_ids = {w.id for w in config.windows}
+    locker_ids = {lk.id for lk in config.lockers}
     _install_error_handlers(app)
 
-    def run(name: str, args: dict[str, Any], *, window: str | None = None, key: str | None = None) -> Any:
+    def run(
+        name: str,
+        args: dict[str, Any],
+        *,
+        window: str | None = None,
+        key: str | None = None,
+        locker: str | None = None,
+    ) -> Any:
         """One command through the worker; its error answer becomes an `ApiError`."""
         if window is not None and window not in window_ids:
             # refused here, like the MQTT adapter does, so a junk path never reaches the store
             raise ApiError("unknown_window", f"no window {window!r} in this hall")
-        reply = worker.call(name, args, window=window, request_id=request_id(name, window, key))
+        if locker is not None and locker not in locker_ids:
+            raise ApiError("unknown_locker", f"no locker {locker!r} in this hall")
+        scope = window if locker is None else f"locker:{locker}"
+        reply = worker.call(name, args, window=window, locker=locker, request_id=request_id(name, scope, key))
         if reply.get("ok"):
             return reply["result"]
         error = reply.get("error") or {}
@@ -1018,6 +1071,51 @@ def create_app(
         if body is not None and body.by is not None:
             args["by"] = body.by
         return run("help/resolve", args, key=f"{request_id}:{idempotency_key}" if idempotency_key else None)
+
+    # ----------------------------------------------------------------- the file locker
+
+    @app.get(f"{API}/lockers", tags=["locker"], response_model=list[LockerOut])
+    def lockers() -> Any:
+        """Every locker's doors (free, occupied, open, fault) and its waiting deposits (phone
+        numbers masked; pickup codes are never kept)."""
+        return read(
+            lambda h: [
+                {**h.locker_state(lk), "deposits": h.waiting_deposits(lk)} for lk in sorted(locker_ids)
+            ]
+        )
+
+    @app.post(
+        f"{API}/lockers/{{locker}}/deposit",
+        tags=["locker"],
+        status_code=201,
+        response_model=DepositResult,
+        responses=_errors(404, 409, 422, 503),
+    )
+    def deposit(locker: LockerId, body: commands.DepositArgs, idempotency_key: IdempotencyKey = None) -> Any:
+        """A window deposits a result: a free door opens, the citizen gets the pickup code by SMS."""
+        return run("locker/deposit", body.model_dump(exclude_unset=True), locker=locker, key=idempotency_key)
+
+    @app.post(
+        f"{API}/lockers/{{locker}}/pickup",
+        tags=["locker"],
+        response_model=PickupResult,
+        responses=_errors(404, 422, 429, 503),
+    )
+    def pickup(locker: LockerId, body: commands.PickupArgs, idempotency_key: IdempotencyKey = None) -> Any:
+        """The citizen's pickup code opens its door (`wrong_code`; `locked_out` after five wrong)."""
+        return run("locker/pickup", body.model_dump(), locker=locker, key=idempotency_key)
+
+    @app.post(
+        f"{API}/lockers/{{locker}}/withdraw",
+        tags=["locker"],
+        response_model=PickupResult,
+        responses=_errors(404, 422, 503),
+    )
+    def withdraw(
+        locker: LockerId, body: commands.WithdrawArgs, idempotency_key: IdempotencyKey = None
+    ) -> Any:
+        """A clerk takes a deposit back: its door opens and is freed."""
+        return run("locker/withdraw", body.model_dump(), locker=locker, key=idempotency_key)
 
     # ----------------------------------------------------------------- stats
 

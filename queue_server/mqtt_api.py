@@ -54,6 +54,11 @@ class MqttApi:
         else:
             client.subscribe(f"{self.root}cmd/#", self._on_command)
         client.add_connect_hook(self.republish)
+        # the lock boards' availability and door sensors make the lockers' door states
+        self._boards = {d.id for d in config.devices if d.kind == "lock_board" and d.locker}
+        if self._boards:
+            client.subscribe(f"{self.root}device/+/state", self._on_board_state)
+            client.subscribe(f"{self.root}device/+/status", self._on_board_status)
 
     def start(self) -> None:
         if self.gateway is not None:
@@ -95,6 +100,34 @@ class MqttApi:
             self._put(self.root + suffix, payload, retain=True)
         for kind, payload in events:
             self._put(f"{self.root}event/{kind}", payload)
+
+    def command_devices(self, device_commands: list[tuple[str, dict[str, object]]]) -> None:
+        """`device/{id}/set` for each (device, payload): a door to open, an SMS to send (QoS 1,
+        not retained: a command is done once, not replayed to a reconnecting device)."""
+        for device_id, payload in device_commands:
+            self._put(f"{self.root}device/{device_id}/set", dict(payload))
+
+    # ----------------------------------------------------------------- lock boards
+
+    def _on_board_state(self, message: Message) -> None:
+        """A lock board's retained door sensors (`device/{board}/state`, published by the bridge)."""
+        board = message.topic.split("/")[-2]
+        if board not in self._boards:
+            return
+        try:
+            body = json.loads(message.payload.decode("utf-8"))
+            doors = [int(d["door"]) for d in body["doors"] if d.get("open") is True]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("event=bad_board_state device=%s", board)
+            return
+        self.worker.submit(Query(lambda hall: hall.locker_sensed(board, None, doors), lambda _: None))
+
+    def _on_board_status(self, message: Message) -> None:
+        board = message.topic.split("/")[-2]
+        if board not in self._boards:
+            return
+        online = message.payload == b"online"
+        self.worker.submit(Query(lambda hall: hall.locker_sensed(board, online, None), lambda _: None))
 
     def batch_done(self) -> None:
         """End of a worker batch: hand everything it produced to the gateway in one go."""
@@ -161,7 +194,10 @@ class MqttApi:
 
     def _on_command(self, message: Message) -> None:
         rest = message.topic[len(self.root) + len("cmd/") :]
-        name, window = _command_name(rest)
+        name, subject = _command_name(rest)
+        spec = commands.COMMANDS.get(name)
+        window = subject if spec is None or not spec.locker else None
+        locker = subject if spec is not None and spec.locker else None
         try:
             body = json.loads(message.payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -202,6 +238,16 @@ class MqttApi:
             )
             self.count(name, "unknown_window")
             return
+        if commands.COMMANDS[name].locker and (
+            locker is None or locker not in self.worker.hall.lockers.lockers
+        ):
+            self._send(
+                target,
+                message.correlation_data,
+                fail(request_id, "unknown_locker", f"no locker {locker!r} in this hall"),
+            )
+            self.count(name, "unknown_locker")
+            return
         correlation = message.correlation_data
 
         def respond(reply: dict[str, Any]) -> None:
@@ -210,7 +256,9 @@ class MqttApi:
             self.count(name, "ok" if reply.get("ok") else reply["error"]["code"])
 
         self.worker.submit(
-            Request(name, body, respond, request_id=request_id, window=window, topic=message.topic)
+            Request(
+                name, body, respond, request_id=request_id, window=window, topic=message.topic, locker=locker
+            )
         )
 
     def _reply_target(self, reply_to: object, response_topic: str | None) -> str | None:
@@ -243,8 +291,9 @@ class MqttApi:
 
 
 def _command_name(rest: str) -> tuple[str, str | None]:
-    """`window/w03/call_next` -> (`window/call_next`, `w03`); `ticket/issue` -> (`ticket/issue`, None)."""
+    """`window/w03/call_next` -> (`window/call_next`, `w03`), `locker/locker-01/pickup` ->
+    (`locker/pickup`, `locker-01`); `ticket/issue` -> (`ticket/issue`, None)."""
     parts = rest.split("/")
-    if len(parts) == 3 and parts[0] == "window":
-        return f"window/{parts[2]}", parts[1]
+    if len(parts) == 3 and parts[0] in ("window", "locker"):
+        return f"{parts[0]}/{parts[2]}", parts[1]
     return rest, None

@@ -50,6 +50,7 @@ class Request:
     request_id: str | None = None
     window: str | None = None
     topic: str = ""
+    locker: str | None = None
     received: float = field(default_factory=time.perf_counter)
 
 
@@ -156,6 +157,7 @@ class Worker:
         window: str | None = None,
         request_id: str | None = None,
         timeout: float = 10.0,
+        locker: str | None = None,
     ) -> dict[str, Any]:
         """Blocking helper for in-process callers (HTTP, tests): submit and wait for the reply."""
         done = threading.Event()
@@ -165,7 +167,7 @@ class Worker:
             box.append(reply)
             done.set()
 
-        self.submit(Request(name, args, respond, request_id=request_id, window=window))
+        self.submit(Request(name, args, respond, request_id=request_id, window=window, locker=locker))
         if not done.wait(timeout):
             return fail(request_id, "timeout", "the server did not answer in time")
         return box[0]
@@ -267,6 +269,8 @@ class Worker:
                     value = item.run(self.hall)
                 except Exception as exc:  # handed back to the reader, who raises it
                     value = exc
+                # a device report (a lock board's doors) changes what a state says, nothing stored
+                batch.changes.merge(self.hall.drain_changes())
                 # answered after the commit: a read must not show what the disk may yet refuse
                 reads.append((item, value))
                 continue
@@ -311,6 +315,7 @@ class Worker:
         for query, value in reads:
             query.respond(value)
         self._publish(batch.changes, now)
+        self._command_devices(batch.changes.device_commands)
         self._batch_done()
         if self.on_batch is not None:
             self.on_batch(len(items), time.perf_counter() - started)
@@ -320,9 +325,16 @@ class Worker:
             spec = commands.COMMANDS.get(item.name)
             if spec is not None and spec.window and item.window is None:
                 raise e.UnknownWindow("the command needs a window")
+            if spec is not None and spec.locker and item.locker is None:
+                raise e.DomainError("the command needs a locker", code="unknown_locker")
             args = commands.parse_args(item.name, item.args)
             ctx = commands.Context(
-                now=now, window=item.window, new_token=self.token, public_url=self.public_url
+                now=now,
+                window=item.window,
+                new_token=self.token,
+                public_url=self.public_url,
+                locker=item.locker,
+                new_code=_pickup_code,
             )
             return ok(item.request_id, commands.run(self.hall, item.name, args, ctx))
         except e.DomainError as exc:
@@ -378,6 +390,7 @@ class Worker:
     def _refresh_all_states(self) -> None:
         changes = Changes(queues=set(self.hall.services), calls_changed=True)
         changes.windows = dict(self.hall.windows)
+        changes.lockers = set(self.hall.lockers.lockers)
         self.states.clear()
         self._publish(changes, self.clock(), force=True)
         self._batch_done()
@@ -393,6 +406,8 @@ class Worker:
         states: dict[str, dict[str, object]] = {}
         for window_id in changes.windows:
             states[f"state/window/{window_id}"] = self.hall.window_state(window_id)
+        for locker_id in changes.lockers:
+            states[f"state/locker/{locker_id}"] = self.hall.locker_state(locker_id)
         self._dirty_queues.update(s for s in changes.queues if s in self.hall.services)
         self._calls_dirty = self._calls_dirty or changes.calls_changed
         if force or time.monotonic() - self._summaries_at >= SUMMARY_INTERVAL_S:
@@ -420,6 +435,21 @@ class Worker:
             self._send([], {k: v for k, v in states.items() if self.states.get(k) != v})
             self._batch_done()
 
+    def _command_devices(self, device_commands: list[tuple[str, dict[str, object]]]) -> None:
+        """Doors to open and SMS to send, once the change asking for them is durable; only to
+        the publishers that reach devices (MQTT), never to the live views: an SMS command
+        carries a phone number and a pickup code."""
+        if not device_commands:
+            return
+        for publisher in self.publishers:
+            send = getattr(publisher, "command_devices", None)
+            if send is None:
+                continue
+            try:
+                send(device_commands)
+            except Exception:
+                log.exception("event=device_command_failed publisher=%s", type(publisher).__name__)
+
     def _send(
         self, raw_events: list[tuple[str, dict[str, object]]], changed: dict[str, dict[str, object]]
     ) -> None:
@@ -433,6 +463,11 @@ class Worker:
                 publisher.publish_changes(events, changed)
             except Exception:
                 log.exception("event=publish_failed publisher=%s", type(publisher).__name__)
+
+
+def _pickup_code() -> str:
+    """Six random digits (the `secrets` generator: a pickup code opens a door)."""
+    return f"{secrets.randbelow(10**6):06d}"
 
 
 class _TokenPool:

@@ -1,4 +1,5 @@
-"""The hall: every rule of tickets, windows, appointments, evaluations and help requests.
+"""The hall: every rule of tickets, windows, appointments, evaluations, help requests and the
+file locker (its own rules in `lockers`).
 
 Pure and single-threaded: the caller passes the time, ids and tokens in, runs one command at
 a time, and persists and publishes the `Changes` each command leaves in `hall.changes`.
@@ -21,6 +22,7 @@ from . import errors as e
 from .discipline import QueueSummary, WindowProfile, first_pick, newest_ahead, ticket_class, tickets_ahead
 from .estimate import HandlingTimes, estimate_wait_s
 from .hours import is_open
+from .lockers import HOLD, Deposit, LockerBook, WrongCode, code_hash, mask_phone, sms_text
 from .model import (
     AT_WINDOW_STATES,
     FINAL_STATES,
@@ -64,6 +66,8 @@ class Snapshot:
     next_help_id: int = 1
     handling: list[tuple[str, float]] = field(default_factory=list)  # oldest first
     recent_calls: list[dict[str, object]] = field(default_factory=list)  # newest first
+    deposits: list[Deposit] = field(default_factory=list)  # the waiting ones
+    next_deposit_id: int = 1
 
 
 class Hall:
@@ -108,6 +112,13 @@ class Hall:
         self.last_called: dict[str, str] = {}
         self.checkin_failures: dict[str, deque[datetime]] = {}
         self.day = hall_day(now, self.tz)
+        self.lockers = LockerBook(
+            lockers={lk.id: lk for lk in config.lockers},
+            boards={d.locker: d for d in config.devices if d.kind == "lock_board" and d.locker},
+            modem=next((d for d in config.devices if d.kind == "modem"), None),
+            deposits={d.id: d for d in snapshot.deposits},
+            next_id=snapshot.next_deposit_id,
+        )
         self.changes = Changes()
         # open windows' (profile, ratio cursor), kept in step by _touch_window
         self._open: dict[str, tuple[WindowProfile, int]] = {
@@ -923,6 +934,131 @@ class Hall:
 
     def open_help_requests(self) -> list[dict[str, object]]:
         return [h.public() for h in self.help_requests.values() if h.status == "open"]
+
+    # ----------------------------------------------------------------- the file locker
+
+    def locker_deposit(
+        self,
+        locker_id: str,
+        window_id: str,
+        phone: str,
+        case: str | None,
+        size: str | None,
+        code: str,
+        now: datetime,
+    ) -> dict[str, object]:
+        """A window deposits a result: a free door opens for the clerk and the citizen gets the
+        pickup code by SMS. `code` is a fresh random code drawn by the caller."""
+        book = self.lockers
+        book.locker(locker_id)
+        self._window(window_id)
+        board = book.boards.get(locker_id)
+        if board is None:
+            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+        if book.modem is None:
+            raise e.DomainError("no modem to send the pickup code", code="no_modem")
+        door = book.choose_door(locker_id, size)
+        deposit = Deposit(
+            id=book.next_id,
+            locker=locker_id,
+            door=door,
+            window=window_id,
+            case=case,
+            phone_masked=mask_phone(phone),
+            code_hash=code_hash(book.next_id, code),
+            deposited_at=now,
+            expires_at=now + HOLD,
+        )
+        book.next_id += 1
+        book.deposits[deposit.id] = deposit
+        self.changes.deposits[deposit.id] = deposit
+        self.changes.lockers.add(locker_id)
+        sms = sms_text(code, door, deposit.expires_at.astimezone(self.tz), self.config.hall.name)
+        self.changes.device_commands.append((board.id, {"open": door}))
+        # the id is stable per deposit: a modem asked twice sends once
+        sms_id = f"{self.config.hall.id}-deposit-{deposit.id}"
+        message = {"to": phone, "text": sms, "id": sms_id}
+        self.changes.device_commands.append((book.modem.id, {"sms": message}))
+        self._event(
+            "locker_deposited", now, locker=locker_id, door=door, window=window_id, deposit=deposit.id
+        )
+        return {"door": door, "expires_at": deposit.expires_at.isoformat(), "deposit": deposit.id}
+
+    def locker_pickup(self, locker_id: str, code: str, now: datetime) -> dict[str, object]:
+        """A citizen types the pickup code at the locker: the right one opens its door.
+
+        A wrong code is counted even though the command fails: that count (in memory only,
+        like check-in failures) is what locks a guesser out."""
+        book = self.lockers
+        book.locker(locker_id)
+        book.check_not_locked_out(locker_id, now)
+        deposit = book.match(locker_id, code.strip())
+        if deposit is None:
+            if book.note_wrong(locker_id, now):
+                alarm: dict[str, object] = {
+                    "at": now.isoformat(),
+                    "kind": "locker_locked_out",
+                    "device": locker_id,
+                }
+                self.changes.events.append(("alarm", alarm))
+            raise WrongCode("no deposit in this locker has that code")
+        board = book.boards.get(locker_id)
+        if board is None:
+            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+        self._close_deposit(deposit, "picked_up", now)
+        self.changes.device_commands.append((board.id, {"open": deposit.door}))
+        self._event("locker_picked_up", now, locker=locker_id, door=deposit.door, deposit=deposit.id)
+        return {"door": deposit.door}
+
+    def locker_withdraw(
+        self, locker_id: str, deposit_id: int, window_id: str, now: datetime
+    ) -> dict[str, object]:
+        """A clerk takes an uncollected (or mistaken) deposit back: its door opens, it is freed."""
+        book = self.lockers
+        book.locker(locker_id)
+        self._window(window_id)
+        deposit = book.deposits.get(deposit_id)
+        if deposit is None or deposit.locker != locker_id:
+            raise e.DomainError(f"no waiting deposit {deposit_id} in {locker_id}", code="unknown_deposit")
+        board = book.boards.get(locker_id)
+        if board is None:
+            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+        self._close_deposit(deposit, "withdrawn", now)
+        self.changes.device_commands.append((board.id, {"open": deposit.door}))
+        self._event("locker_withdrawn", now, locker=locker_id, door=deposit.door, deposit=deposit.id)
+        return {"door": deposit.door, "deposit": deposit.public()}
+
+    def _close_deposit(self, deposit: Deposit, status: str, now: datetime) -> None:
+        deposit.status = status
+        deposit.picked_up_at = now
+        del self.lockers.deposits[deposit.id]
+        self.changes.deposits[deposit.id] = deposit
+        self.changes.lockers.add(deposit.locker)
+
+    def locker_sensed(self, board_id: str, online: bool | None, open_doors: Iterable[int] | None) -> None:
+        """What a lock board reports (its availability, its door sensors): not a command, not
+        stored; it only changes what `state/locker/{locker}` says."""
+        locker_id = next((lk for lk, b in self.lockers.boards.items() if b.id == board_id), None)
+        if locker_id is None:
+            return
+        sensors = self.lockers.sensor(locker_id)
+        before = (sensors.online, sensors.open_doors)
+        if online is not None:
+            sensors.online = online
+        if open_doors is not None:
+            sensors.open_doors = frozenset(open_doors)
+        if (sensors.online, sensors.open_doors) != before:
+            self.changes.lockers.add(locker_id)
+
+    def locker_state(self, locker_id: str) -> dict[str, object]:
+        return self.lockers.state(locker_id)
+
+    def waiting_deposits(self, locker_id: str | None = None) -> list[dict[str, object]]:
+        return [
+            d.public()
+            for d in sorted(self.lockers.deposits.values(), key=lambda d: d.id)
+            if locker_id is None or d.locker == locker_id
+        ]
 
     # ----------------------------------------------------------------- queries
 

@@ -1,4 +1,5 @@
-"""The hall's mutable records: tickets, windows, appointments, evaluations, help requests.
+"""The hall's mutable records: tickets, windows, appointments, evaluations, help requests (locker
+deposits live in `lockers`).
 
 Plain dataclasses with no I/O. Times are timezone-aware datetimes passed in by the caller.
 """
@@ -8,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lockers import Deposit
 
 
 class TicketStatus(StrEnum):
@@ -188,9 +193,14 @@ class Changes:
     appointments: dict[str, Appointment] = field(default_factory=dict)
     evaluations: list[Evaluation] = field(default_factory=list)
     help_requests: dict[int, HelpRequest] = field(default_factory=dict)
+    deposits: dict[int, Deposit] = field(default_factory=dict)  # locker deposits
     events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     queues: set[str] = field(default_factory=set)  # services whose queue state may have changed
+    lockers: set[str] = field(default_factory=set)  # lockers whose state may have changed
     calls_changed: bool = False
+    # (device id, payload) for `device/{id}/set`, sent once the change is durable: a door to
+    # open, an SMS to send. Never an event: an SMS command carries a phone number and a code.
+    device_commands: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
     def merge(self, other: Changes) -> None:
         self.tickets.update(other.tickets)
@@ -199,9 +209,12 @@ class Changes:
         self.appointments.update(other.appointments)
         self.evaluations.extend(other.evaluations)
         self.help_requests.update(other.help_requests)
+        self.deposits.update(other.deposits)
         self.events.extend(other.events)
         self.queues |= other.queues
+        self.lockers |= other.lockers
         self.calls_changed = self.calls_changed or other.calls_changed
+        self.device_commands.extend(other.device_commands)
 
     def empty(self) -> bool:
         return not (
@@ -211,7 +224,10 @@ class Changes:
             or self.appointments
             or self.evaluations
             or self.help_requests
+            or self.deposits
             or self.events
             or self.queues
+            or self.lockers
+            or self.device_commands
             or self.calls_changed
         )

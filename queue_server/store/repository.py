@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 
 from queue_server.domain.hall import Snapshot
+from queue_server.domain.lockers import Deposit
 from queue_server.domain.model import (
     FINAL_STATES,
     Appointment,
@@ -242,6 +243,17 @@ class Store:
             max_help = conn.execute(
                 select(func.max(t.help_requests.c.id)).where(t.help_requests.c.hall == hall)
             ).scalar()
+            deposits = [
+                _deposit(r)
+                for r in conn.execute(
+                    select(t.locker_deposits).where(
+                        t.locker_deposits.c.hall == hall, t.locker_deposits.c.status == "waiting"
+                    )
+                ).mappings()
+            ]
+            max_deposit = conn.execute(
+                select(func.max(t.locker_deposits.c.id)).where(t.locker_deposits.c.hall == hall)
+            ).scalar()
             handling: list[tuple[str, float]] = []
             recent = conn.execute(
                 select(t.tickets.c.service, t.tickets.c.called_at, t.tickets.c.finished_at)
@@ -269,6 +281,8 @@ class Store:
             next_ticket_id=(max_ticket or 0) + 1,
             next_evaluation_id=(max_eval or 0) + 1,
             next_help_id=(max_help or 0) + 1,
+            deposits=deposits,
+            next_deposit_id=(max_deposit or 0) + 1,
             handling=handling,
             recent_calls=[
                 {"ticket": tk.no, "window": tk.window, "at": tk.called_at.isoformat()}
@@ -331,6 +345,12 @@ class Store:
                 t.help_requests,
                 ["hall", "id"],
                 [_help_row(self.hall, x) for x in c.help_requests.values()],
+            )
+            self._upsert(
+                conn,
+                t.locker_deposits,
+                ["hall", "id"],
+                [_deposit_row(self.hall, x) for x in c.deposits.values()],
             )
             if c.evaluations:
                 conn.execute(t.evaluations.insert(), [_evaluation_row(self.hall, x) for x in c.evaluations])
@@ -510,6 +530,39 @@ def _help_row(hall: str, x: HelpRequest) -> dict[str, Any]:
         "resolved_by": x.resolved_by,
         "resolved_at": x.resolved_at,
     }
+
+
+def _deposit_row(hall: str, x: Deposit) -> dict[str, Any]:
+    return {
+        "hall": hall,
+        "id": x.id,
+        "locker": x.locker,
+        "door": x.door,
+        "window": x.window,
+        "case_no": x.case,
+        "phone_masked": x.phone_masked,
+        "code_hash": x.code_hash,
+        "deposited_at": x.deposited_at,
+        "expires_at": x.expires_at,
+        "status": x.status,
+        "picked_up_at": x.picked_up_at,
+    }
+
+
+def _deposit(r: Any) -> Deposit:
+    return Deposit(
+        id=r["id"],
+        locker=r["locker"],
+        door=r["door"],
+        window=r["window"],
+        case=r["case_no"],
+        phone_masked=r["phone_masked"],
+        code_hash=r["code_hash"],
+        deposited_at=r["deposited_at"],
+        expires_at=r["expires_at"],
+        status=r["status"],
+        picked_up_at=r["picked_up_at"],
+    )
 
 
 def _evaluation_row(hall: str, x: Evaluation) -> dict[str, Any]:

@@ -136,6 +136,25 @@ help_requests = Table(
     Column("resolved_at", AwareDateTime),
 )
 
+# Results deposited in the file locker. Neither the pickup code (only its salted hash) nor the
+# phone number (only masked) is kept.
+locker_deposits = Table(
+    "locker_deposits",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("locker", String(64), nullable=False),
+    Column("door", Integer, nullable=False),
+    Column("window", String(64), nullable=False),
+    Column("case_no", String(64)),
+    Column("phone_masked", String(24), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("deposited_at", AwareDateTime, nullable=False),
+    Column("expires_at", AwareDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("picked_up_at", AwareDateTime),
+)
+
 # Answers to commands by request id: a retried command gets its first answer back.
 requests = Table(
     "requests",
