@@ -4,7 +4,9 @@ Plain HTML and vanilla JS, nothing from a CDN. The page follows the hall through
 stream (`/api/v1/events`) and falls back to polling where EventSource is missing. Every
 button sends an `Idempotency-Key` that stays the same while its request is in flight and for
 a moment after, so a double click, or a retry after a lost answer, is one action.
-No personal data reaches this page: tickets are numbers, clerks are staff numbers.
+No personal data reaches this page: tickets are numbers, clerks are staff numbers, locker
+deposits show the citizen's number masked; the number a clerk types for a deposit leaves the
+screen as soon as the deposit is made.
 """
 
 # ruff: noqa: E501  (CSS and JS read best one rule or statement to a line)
@@ -94,7 +96,10 @@ var ERR={queue_empty:['暂无等候的群众','No one is waiting'],no_ticket:['�
   unknown_window:['找不到该窗口','Window not found'],unknown_service:['找不到该事项','Service not found'],
   hall_closed:['大厅已停止取号','The hall is closed'],
   storage_error:['系统繁忙，请重试','The system is busy; please retry'],timeout:['系统繁忙，请重试','The system is busy; please retry'],
-  network:['网络连接失败，请重试','Network error; please retry']};
+  network:['网络连接失败，请重试','Network error; please retry'],
+  locker_full:['文件柜已满（或柜门故障）','The locker has no free door'],
+  locker_offline:['文件柜未连接','The locker is not connected'],no_modem:['短信猫未配置，无法发送取件码','No SMS modem'],
+  unknown_deposit:['找不到该存件','Deposit not found'],unknown_locker:['找不到该文件柜','Locker not found']};
 var DONE={call_next:['已呼叫','Called'],call_parked:['已回呼','Called back'],recall:['已重呼','Recalled'],
   start:['开始办理','Service started'],finish:['已办结','Finished'],no_show:['已记未到','Marked no-show'],
   transfer:['已转移','Transferred'],park:['已挂起','Put on hold'],pause:['窗口已暂停','Window paused'],
@@ -238,6 +243,46 @@ function loadDocs(){
       });
     },function(){});
 }
+function loadDeposits(){
+  if(!C.lockers.length){return}
+  fetch('/api/v1/lockers',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]}).then(function(list){
+    var ul=$('deposits'); ul.innerHTML='';
+    var mine=[];
+    list.forEach(function(lk){lk.deposits.forEach(function(d){if(d.window===W){mine.push(d)}})});
+    if(!mine.length){ul.innerHTML='<li class="empty">本窗口暂无存件 · Nothing deposited by this window</li>';return}
+    mine.forEach(function(d){
+      var li=document.createElement('li'), b=document.createElement('button');
+      li.innerHTML='<div><b>'+esc(d.door)+'号门</b> <span class="muted">'+esc(d.phone)+(d.case?' · '+esc(d.case):'')+
+        '</span><div class="muted">'+esc(hallTime(d.deposited_at))+' · 至 until '+esc(String(d.expires_at).slice(5,10))+'</div></div>';
+      b.textContent='取回 Take back';
+      b.onclick=function(){
+        post('/api/v1/lockers/'+encodeURIComponent(d.locker)+'/withdraw','withdraw-'+d.id,{deposit:d.id,window:W})
+          .then(function(res){
+            if(res.ok){say('ok','已取回，'+res.body.door+'号门已打开','Taken back: door '+res.body.door+' is open')}
+            else{report('withdraw',res)}
+            loadDeposits();
+          });
+      };
+      li.appendChild(b); ul.appendChild(li);
+    });
+  },function(){});
+}
+function deposit(){
+  var phone=$('dep-phone').value.replace(/\\s/g,''), body={window:W,phone:phone};
+  if(!/^\\+?[0-9]{6,15}$/.test(phone)){say('err','请输入群众的手机号','Enter the citizen’s mobile number');return}
+  if($('dep-case').value.trim()){body['case']=$('dep-case').value.trim()}
+  if($('dep-size').value){body.size=$('dep-size').value}
+  // a double click is one deposit; another citizen's number straight after is another
+  var what='deposit:'+phone+':'+(body['case']||'')+':'+(body.size||'');
+  post('/api/v1/lockers/'+encodeURIComponent($('dep-locker').value)+'/deposit',what,body).then(function(res){
+    if(res.ok){
+      // the number leaves the screen once it has done its job
+      $('dep-phone').value=''; $('dep-case').value='';
+      say('ok','已存入 '+res.body.door+' 号门，取件码已短信发送','In door '+res.body.door+'; the pickup code went by SMS');
+    }else{report('deposit',res)}
+    loadDeposits();
+  });
+}
 function loadHelp(){
   fetch('/api/v1/help',{cache:'no-store'}).then(function(r){return r.ok?r.json():[]})
     .then(function(list){help=list;renderHelp()},function(){});
@@ -260,7 +305,8 @@ function connect(){
   es.addEventListener('open',function(){$('live').className='live';$('live').textContent='实时 Live';loadHelp()});
   es.addEventListener('error',function(){$('live').className='live off';$('live').textContent='重连中 Reconnecting'});
   es.addEventListener('state',function(e){onState(JSON.parse(e.data))});
-  es.addEventListener('event',function(e){var m=JSON.parse(e.data);if(m.type&&m.type.indexOf('help_')===0){loadHelp()}});
+  es.addEventListener('event',function(e){var m=JSON.parse(e.data);if(m.type&&m.type.indexOf('help_')===0){loadHelp()}
+    if(m.type&&m.type.indexOf('locker_')===0){loadDeposits()}});
 }
 function wire(){
   document.querySelectorAll('[data-act]').forEach(function(b){
@@ -277,10 +323,12 @@ function wire(){
       act(n,body);
     });
   });
+  if(C.lockers.length){$('deposit').addEventListener('click',deposit)}
   try{$('staff').value=localStorage.getItem('yc-staff-'+W)||''}catch(e){}
   $('staff').addEventListener('change',staff);
 }
-wire(); renderWindow(); renderQueues(); renderHelp(); refresh(); loadHelp(); connect(); setInterval(tick,1000);
+wire(); renderWindow(); renderQueues(); renderHelp(); refresh(); loadHelp(); loadDeposits(); connect();
+setInterval(tick,1000);
 })();
 """
 
@@ -313,6 +361,7 @@ def render(config: Config, window: WindowConfig, state: dict[str, object]) -> st
             if s is not None
         ],
         "services_all": {s.id: [s.name, s.name_en] for s in config.services},
+        "lockers": [lk.id for lk in config.lockers],
     }
     service_options = "".join(
         f'<option value="service:{esc(s.id)}">事项 {esc(s.prefix)} {esc(s.name)} · {esc(s.name_en)}</option>'
@@ -325,6 +374,27 @@ def render(config: Config, window: WindowConfig, state: dict[str, object]) -> st
     )
     ticket = state.get("ticket")
     number = esc(str(ticket)) if ticket else "———"
+    locker_options = "".join(
+        f'<option value="{esc(lk.id)}">{esc(lk.id)} {esc(lk.location)}</option>' for lk in config.lockers
+    )
+    locker_card = (
+        f"""
+    <section class="card"><h2>存入自助文件柜<small>Deposit in the file locker</small></h2>
+      <div class="line" style="margin-top:0">
+        <select id="dep-locker" aria-label="文件柜 Locker"{" class='hidden'" if len(config.lockers) == 1 else ""}>{locker_options}</select>
+        <input id="dep-phone" inputmode="tel" autocomplete="off" maxlength="20" placeholder="群众手机号 · Mobile">
+      </div>
+      <div class="line">
+        <input id="dep-case" maxlength="64" autocomplete="off" placeholder="办件编号（可选）· Case no. (optional)">
+        <select id="dep-size" aria-label="柜门大小 Door size"><option value="">小门 S</option>
+          <option value="M">中门 M</option><option value="L">大门 L</option></select>
+        <button class="go" id="deposit">存入<small>Deposit</small></button>
+      </div>
+      <ul id="deposits" class="list" style="margin-top:10px"></ul>
+    </section>"""
+        if config.lockers
+        else ""
+    )
     body = f"""
 <header>
   <h1>{esc(window.label)}<small>{esc(window.label_en)}</small></h1>
@@ -391,7 +461,7 @@ def render(config: Config, window: WindowConfig, state: dict[str, object]) -> st
     <section class="card"><h2>等候人数<small>Waiting</small></h2><ul id="queues" class="list"></ul></section>
     <section class="card"><h2>挂起的号<small>On hold</small></h2><ul id="parked" class="list"></ul></section>
     <section class="card"><h2>取号机求助<small>Help requests</small></h2><ul id="help" class="list help"></ul></section>
-    <section class="card"><h2>扫描材料<small>Scanned documents</small></h2><ul id="docs" class="list"></ul></section>
+    <section class="card"><h2>扫描材料<small>Scanned documents</small></h2><ul id="docs" class="list"></ul></section>{locker_card}
   </aside>
 </main>
 <script type="application/json" id="console-data">{_json_for_script(data)}</script>

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from queue_server.http_api import create_app
 from queue_server.store.attachments import AttachmentStore
 from queue_server.store.repository import Store
 from queue_server.worker import Worker
+from yichuang.config_model import DeviceConfig, LockerConfig, LockerDoor
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -37,6 +38,7 @@ DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 class LiveHall:
     url: str
     api: httpx.Client
+    worker: Worker | None = None
 
     def issue(self, service: str, **extra: Any) -> dict[str, Any]:
         r = self.api.post("/api/v1/tickets", json={"service": service, "kiosk": "kiosk-01", **extra})
@@ -45,13 +47,27 @@ class LiveHall:
 
 
 @contextmanager
-def live_hall(db: Path) -> Iterator[LiveHall]:
-    """A worker over SQLite and the app behind uvicorn on a free loopback port."""
+def live_hall(db: Path, locker: bool = False) -> Iterator[LiveHall]:
+    """A worker over SQLite and the app behind uvicorn on a free loopback port; with `locker`,
+    a six-door file locker whose lock board is online with every door closed."""
     config = hall_config(db)
+    if locker:
+        doors = tuple(LockerDoor(n, "S" if n <= 4 else "M") for n in range(1, 7))
+        config = replace(
+            config,
+            lockers=(LockerConfig("locker-01", doors, "12号窗口旁"),),
+            devices=(
+                DeviceConfig("lockboard-01", "lock_board", "kerong", "socket://127.0.0.1:1", 1,
+                             locker="locker-01"),
+                DeviceConfig("modem-01", "modem", "", "socket://127.0.0.1:2"),
+            ),
+        )
     store = Store(config.database.url, config.hall.id)
     store.open()
     worker = Worker(config, store, clock=lambda: datetime.now(ZoneInfo(TZ)))
     worker.start()
+    if locker:
+        worker.read(lambda h: h.locker_sensed("lockboard-01", True, []))
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     app = create_app(config, worker, health=Health(), metrics=lambda: (b"", "text/plain"), public_url="",
@@ -67,7 +83,7 @@ def live_hall(db: Path) -> Iterator[LiveHall]:
         port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=10) as api:
-            yield LiveHall(url, api)
+            yield LiveHall(url, api, worker)
     finally:
         app.state.live.close()  # open event streams would otherwise hold uvicorn's shutdown
         if server is not None:
@@ -184,6 +200,40 @@ def test_call_next_on_the_console_shows_on_the_citizens_phone(tmp_path: Path) ->
         console.click("[data-act=call_next]")
         console.wait_for_selector("#message.err")
         assert "暂无等候的群众" in console.inner_text("#message")
+
+
+def test_console_deposits_in_the_locker_and_takes_back(tmp_path: Path) -> None:
+    _require_browser()
+    with live_hall(tmp_path / "hall.db", locker=True) as hall, browser() as chromium:
+        console = chromium.new_page(viewport={"width": 1280, "height": 1000})
+        console.goto(f"{hall.url}/console/w01")
+        console.wait_for_function("document.getElementById('deposits').textContent.includes('暂无存件')")
+        # a mistyped number is told, not sent
+        console.fill("#dep-phone", "138")
+        console.click("#deposit")
+        console.wait_for_selector("#message.err")
+        assert "手机号" in console.inner_text("#message")
+        console.fill("#dep-phone", "138 1234 5678")
+        console.fill("#dep-case", "QP-2026-00042")
+        console.click("#deposit")
+        console.wait_for_function("document.getElementById('message').textContent.includes('已存入 1 号门')")
+        # the number leaves the screen; the list shows it masked
+        assert console.input_value("#dep-phone") == ""
+        console.wait_for_selector("#deposits button")
+        listed = console.inner_text("#deposits")
+        assert "1号门" in listed and "138****5678" in listed and "QP-2026-00042" in listed
+        assert "13812345678" not in console.content()
+        console.select_option("#dep-size", "M")
+        console.fill("#dep-phone", "13900001111")
+        console.click("#deposit")
+        console.wait_for_function("document.getElementById('message').textContent.includes('已存入 5 号门')")
+        console.wait_for_function("document.querySelectorAll('#deposits button').length === 2")
+        console.screenshot(path=str(tmp_path / "console-locker.png"), full_page=True)
+        console.click("#deposits li:first-child button")
+        console.wait_for_function("document.getElementById('message').textContent.includes('已取回')")
+        console.wait_for_function("document.querySelectorAll('#deposits button').length === 1")
+        doors = hall.api.get("/api/v1/lockers").json()[0]["doors"]
+        assert [d["state"] for d in doors] == ["free", "free", "free", "free", "occupied", "free"]
 
 
 def test_citizen_cancels_from_the_ticket_page(tmp_path: Path) -> None:
