@@ -116,11 +116,14 @@ class MqttApi:
             return
         try:
             body = json.loads(message.payload.decode("utf-8"))
-            doors = [int(d["door"]) for d in body["doors"] if d.get("open") is True]
+            reported = [int(d["door"]) for d in body["doors"]]
+            opened = [int(d["door"]) for d in body["doors"] if d.get("open") is True]
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
             log.warning("event=bad_board_state device=%s", board)
             return
-        self.worker.submit(Query(lambda hall: hall.locker_sensed(board, None, doors), lambda _: None))
+        self.worker.submit(
+            Query(lambda hall: hall.locker_sensed(board, None, opened, reported), lambda _: None)
+        )
 
     def _on_board_status(self, message: Message) -> None:
         board = message.topic.split("/")[-2]

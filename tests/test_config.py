@@ -181,7 +181,7 @@ def test_example_hall_windows_cover_every_kind():
 def test_example_hall_locker_and_devices():
     config = load_config(EXAMPLE)
     (locker,) = config.lockers
-    assert [d.door for d in locker.doors] == list(range(1, 25))
+    assert [d.door for d in locker.doors] == list(range(1, 17))
     assert {d.size for d in locker.doors} == {"S", "M", "L"}
     assert len(config.kiosks) == 2 and len(config.displays) == 1
     panels = {d.window for d in config.devices if d.kind == "led_panel"}

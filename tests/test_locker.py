@@ -95,6 +95,16 @@ def test_sizes_doors_open_and_offline_boards_decide_which_door_is_free(hall, clo
     assert set(states.values()) == {"fault"}
 
 
+def test_doors_the_board_does_not_drive_are_faulty(hall, clock):
+    hall.locker_sensed("lockboard-01", True, [], doors=[1, 2, 3, 4])  # a 4-lock board, 6 doors
+    states = [d["state"] for d in hall.locker_state("locker-01")["doors"]]
+    assert states == ["free", "free", "free", "free", "fault", "fault"]
+    assert deposit(hall, clock, size="M")["door"] == 4  # an M result goes into a larger door
+    with pytest.raises(Exception) as full:
+        deposit(hall, clock, size="L")
+    assert getattr(full.value, "code", "") == "locker_full"
+
+
 def test_the_right_code_opens_its_door_once(hall, clock):
     deposit(hall, clock, "111111")
     deposit(hall, clock, "222222")

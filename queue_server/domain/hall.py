@@ -1035,19 +1035,27 @@ class Hall:
         self.changes.deposits[deposit.id] = deposit
         self.changes.lockers.add(deposit.locker)
 
-    def locker_sensed(self, board_id: str, online: bool | None, open_doors: Iterable[int] | None) -> None:
+    def locker_sensed(
+        self,
+        board_id: str,
+        online: bool | None,
+        open_doors: Iterable[int] | None,
+        doors: Iterable[int] | None = None,
+    ) -> None:
         """What a lock board reports (its availability, its door sensors): not a command, not
         stored; it only changes what `state/locker/{locker}` says."""
         locker_id = next((lk for lk, b in self.lockers.boards.items() if b.id == board_id), None)
         if locker_id is None:
             return
         sensors = self.lockers.sensor(locker_id)
-        before = (sensors.online, sensors.open_doors)
+        before = (sensors.online, sensors.open_doors, sensors.doors)
         if online is not None:
             sensors.online = online
         if open_doors is not None:
             sensors.open_doors = frozenset(open_doors)
-        if (sensors.online, sensors.open_doors) != before:
+        if doors is not None:
+            sensors.doors = frozenset(doors)
+        if (sensors.online, sensors.open_doors, sensors.doors) != before:
             self.changes.lockers.add(locker_id)
 
     def locker_state(self, locker_id: str) -> dict[str, object]:

@@ -18,7 +18,8 @@ Why it is built this way:
   refuses every code for `LOCKOUT` (`locked_out`); one million codes and a handful of doors
   make a blind guess hopeless at that rate.
 - A door is free only when nothing is deposited in it, its sensor says closed and its board
-  is online; a door whose board is offline is `fault`, one the sensor reads open is `open`.
+  is online; a door whose board is offline, or which the board does not report (a 24-door
+  locker on a 16-lock board), is `fault`, one the sensor reads open is `open`.
 - Deposits expire after `HOLD` (the window takes uncollected results back); an expired
   deposit's door stays occupied until a clerk empties it (`withdraw`), because the documents
   are still inside.
@@ -116,6 +117,8 @@ class _Sensors:
 
     online: bool = False
     open_doors: frozenset[int] = frozenset()
+    # the doors the board reports (None until it has): a door it does not drive cannot open
+    doors: frozenset[int] | None = None
 
 
 @dataclass
@@ -145,7 +148,7 @@ class LockerBook:
 
     def door_state(self, locker_id: str, door: int) -> str:
         sensors = self.sensors.get(locker_id, _Sensors())
-        if not sensors.online:
+        if not sensors.online or (sensors.doors is not None and door not in sensors.doors):
             return "fault"
         if door in sensors.open_doors:
             return "open"
