@@ -31,6 +31,7 @@ from kiosk.flow import (
     Effect,
     Flow,
     IssueTicket,
+    Pickup,
     PrintTicket,
     RequestHelp,
     Say,
@@ -103,6 +104,7 @@ class KioskApp:
         self.flow = Flow(self.catalogue, kiosk_id, self.boot)
         self.flow.state.printer = printer is not None
         self.flow.state.camera = camera is not None
+        self.flow.state.locker = bool(kiosk.locker)
         self.flow.state.paper = "unknown" if printer is not None else "none"
         self.camera = camera
         self.prompter = prompter
@@ -270,7 +272,7 @@ class KioskApp:
     def _animated(self) -> bool:
         s = self.flow.state
         return (
-            s.screen in (Screen.ISSUING, Screen.CHECKING_IN)
+            s.screen in (Screen.ISSUING, Screen.CHECKING_IN, Screen.PICKING_UP)
             or (s.screen == Screen.HELP and s.pending is not None)
             or (s.screen == Screen.TICKET and s.print_failed)
             or (s.screen in (Screen.CHECKIN, Screen.SCAN) and self.camera is not None)
@@ -382,6 +384,9 @@ class KioskApp:
                 path = "ticket/issue"
             elif isinstance(effect, CheckIn):
                 args, path = {"code": effect.code, "kiosk": self.kiosk.id}, "appointment/checkin"
+            elif isinstance(effect, Pickup) and self.kiosk.locker:
+                # the code is a key to a door: it goes to the server only, never to the log
+                args, path = {"code": effect.code}, f"locker/{self.kiosk.locker}/pickup"
             elif isinstance(effect, RequestHelp):
                 args, path = {"kiosk": self.kiosk.id, "reason": effect.reason}, "help/request"
             elif isinstance(effect, UploadScans):

@@ -5,9 +5,10 @@ the server, printer and link changes) and carries out the effects this returns (
 command, print, speak). Nothing here draws or talks to the network, so every path a citizen
 can take is tested without a screen.
 
-Two rules keep a ticket from being issued twice: a take-ticket action moves to a screen that
-has no buttons until the answer is back, and each intent carries one request id that the app
-reuses for every retry of it (the server answers a repeated id with the first answer).
+Two rules keep a ticket from being issued twice (and a locker door from being asked for
+twice): a take-ticket or pickup action moves to a screen that has no buttons until the answer
+is back, and each intent carries one request id that the app reuses for every retry of it (the
+server answers a repeated id with the first answer).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from kiosk.catalogue import Catalogue
-from kiosk.texts import t
+from kiosk.texts import ERRORS, error_text, t
 
 __all__ = [
     "CheckIn",
@@ -28,6 +29,7 @@ __all__ = [
     "Flow",
     "IssueTicket",
     "KioskState",
+    "Pickup",
     "PrintTicket",
     "QueueInfo",
     "RequestHelp",
@@ -40,6 +42,7 @@ __all__ = [
 
 PHONE = re.compile(r"^1\d{10}$")
 CODE_MAX = 16
+PICKUP_DIGITS = 6  # the locker's pickup code, as the SMS gives it
 
 
 class Screen(StrEnum):
@@ -58,6 +61,9 @@ class Screen(StrEnum):
     MESSAGE = "message"
     SCAN = "scan"  # the document camera, after the ticket: materials captured and sent to the window
     UPLOADING = "uploading"
+    PICKUP = "pickup"  # the locker's pickup code on a keypad
+    PICKING_UP = "picking_up"
+    PICKED_UP = "picked_up"  # the door that opened, large
 
 
 class Purpose(StrEnum):
@@ -79,6 +85,14 @@ class IssueTicket:
 
 @dataclass(frozen=True)
 class CheckIn:
+    request_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """Ask the server to open the locker door whose deposit has this pickup code."""
+
     request_id: str
     code: str
 
@@ -121,7 +135,9 @@ class Say:
     language: str
 
 
-Effect = IssueTicket | CheckIn | RequestHelp | PrintTicket | Say | StartScan | DiscardScans | UploadScans
+Effect = (
+    IssueTicket | CheckIn | Pickup | RequestHelp | PrintTicket | Say | StartScan | DiscardScans | UploadScans
+)
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -173,6 +189,8 @@ class KioskState:
     paper: str = "unknown"  # ok | low | out | unknown (no status from the printer)
     printer: bool = True  # a printer is configured
     camera: bool = False
+    locker: bool = False  # the kiosk stands by a file locker and offers pickup
+    door: int | None = None  # the locker door opened for this citizen
     queues: dict[str, QueueInfo] = field(default_factory=dict)
     scan_guidance: str = "nothing_found"  # what the document camera tells the citizen now
     scan_pages: int = 0  # pages captured on this visit, not yet sent
@@ -272,6 +290,7 @@ class Flow:
         s.service = None
         s.ticket = None
         s.message = s.code_error = None
+        s.door = None
         s.phone_error = s.print_failed = s.printing = False
         s.area = s.page = 0
         effects: list[Effect] = [DiscardScans()] if s.scan_pages else []
@@ -298,7 +317,7 @@ class Flow:
         """Time passes: screens time out back to the start."""
         s = self.state
         since = now - max(s.entered_at, s.touched_at, s.activity_at)
-        if s.screen in (Screen.ISSUING, Screen.CHECKING_IN, Screen.UPLOADING) or (
+        if s.screen in (Screen.ISSUING, Screen.CHECKING_IN, Screen.PICKING_UP, Screen.UPLOADING) or (
             s.screen == Screen.HELP and s.pending
         ):
             return []  # the answer (or the app's give-up) moves on from these
@@ -360,6 +379,8 @@ class Flow:
                     return self._go(Screen.CHECKIN, now, code="", code_error=code)
                 return self._go(Screen.MESSAGE, now, message=code, message_back=Screen.HOME)
             return self._issued(result, now)
+        if s.screen == Screen.PICKING_UP:
+            return self._picked_up(ok, code, result, now)
         if s.screen == Screen.UPLOADING:
             if not ok:
                 s.scan_pages = 0
@@ -431,6 +452,28 @@ class Flow:
             number = " ".join(shown.no)
             effects.append(Say(f"{t('your_number', s.language)} {number}", s.language))
         return effects
+
+    def _picked_up(self, ok: bool, code: str, result: Mapping[str, Any], now: float) -> list[Effect]:
+        s = self.state
+        door = result.get("door") if ok else None
+        if isinstance(door, int) and not isinstance(door, bool):
+            effects = self._go(Screen.PICKED_UP, now, door=door, code="", code_error=None)
+            return effects + self._speak(t("pickup_door", s.language, door=door))
+        if ok:
+            code = "no_door"  # an answer without a door opens nothing the citizen can find: staff
+        if code == "wrong_code":
+            # the digits go: the citizen types the code afresh from the SMS, not a corrected guess
+            self._go(Screen.PICKUP, now, code="", code_error="pickup_wrong_code")
+            return self._speak(error_text("pickup_wrong_code", s.language))
+        message = f"pickup_{code}" if f"pickup_{code}" in ERRORS else "pickup_failed"
+        # after no answer or a lost link the code stays, so 确认 asks again under the same id
+        back = Screen.PICKUP if code in ("no_answer", "link_down") else Screen.HOME
+        self._go(Screen.MESSAGE, now, message=message, message_back=back)
+        return self._speak(error_text(message, s.language))
+
+    def _speak(self, text: str) -> list[Effect]:
+        s = self.state
+        return [Say(text, s.language)] if s.elderly else []
 
     # -- taps ------------------------------------------------------------------------
 
@@ -508,7 +551,7 @@ class Flow:
         elif s.screen == Screen.PHONE:
             s.phone = s.phone[:-1]
             s.phone_error = False
-        elif s.screen == Screen.CHECKIN:
+        elif s.screen in (Screen.CHECKIN, Screen.PICKUP):
             s.code = s.code[:-1]
         return []
 
@@ -519,7 +562,7 @@ class Flow:
         elif s.screen == Screen.PHONE:
             s.phone = ""
             s.phone_error = False
-        elif s.screen == Screen.CHECKIN:
+        elif s.screen in (Screen.CHECKIN, Screen.PICKUP):
             s.code = ""
         return []
 
@@ -582,7 +625,7 @@ class Flow:
         if s.screen == Screen.PHONE and len(s.phone) < 11:
             s.phone += digit
             s.phone_error = False
-        elif s.screen == Screen.CHECKIN and len(s.code) < CODE_MAX:
+        elif len(s.code) < {Screen.CHECKIN: CODE_MAX, Screen.PICKUP: PICKUP_DIGITS}.get(s.screen, 0):
             s.code += digit
             s.code_error = None
         return []
@@ -630,6 +673,24 @@ class Flow:
             return self._go(Screen.MESSAGE, now, message="link_down", message_back=Screen.HOME)
         request = CheckIn(self._request_id(("checkin", code), now), code)
         effects = self._go(Screen.CHECKING_IN, now, pending=request.request_id, code_error=None)
+        return [request, *effects]
+
+    def _on_pickup(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        # the locker does not need paper: only the server, which knows the codes
+        if not s.locker or not s.link_ok:
+            return []
+        return self._go(Screen.PICKUP, now, code="", code_error=None)
+
+    def _on_pickup_ok(self, arg: Any, now: float) -> list[Effect]:
+        s = self.state
+        if s.screen != Screen.PICKUP or len(s.code) != PICKUP_DIGITS or s.pending is not None:
+            return []
+        if not s.link_ok:
+            self._go(Screen.MESSAGE, now, message="pickup_link_down", message_back=Screen.PICKUP)
+            return self._speak(error_text("pickup_link_down", s.language))
+        request = Pickup(self._request_id(("pickup", s.code), now), s.code)
+        effects = self._go(Screen.PICKING_UP, now, pending=request.request_id, code_error=None)
         return [request, *effects]
 
     def _on_help(self, arg: Any, now: float) -> list[Effect]:
@@ -681,6 +742,7 @@ _PROMPTS: dict[Screen, str] = {
     Screen.SERVICES: "choose_service",
     Screen.PHONE: "phone_title",
     Screen.CHECKIN: "checkin_title",
+    Screen.PICKUP: "pickup_title",
     Screen.HELP: "help_sending",
 }
 

@@ -22,6 +22,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help_sub": ("工作人员来帮您", "A staff member comes to you"),
     "green": ("绿色通道", "Priority lane"),
     "green_sub": ("老年人、残疾人、孕妇优先", "Elderly, disabled, pregnant"),
+    "pickup": ("取件", "Pick up results"),
+    "pickup_sub": ("凭短信取件码领取办理结果", "With the code from your SMS"),
     "elderly_on": ("长辈模式", "Large text"),
     "elderly_off": ("标准模式", "Standard"),
     "language": ("English", "中文"),
@@ -106,6 +108,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "checking_in": ("正在签到…", "Checking in…"),
     "camera_off": ("摄像头不可用，请输入预约码", "Camera unavailable: please type the code"),
     "qr_seen": ("已识别二维码", "QR code read"),
+    # the file locker
+    "pickup_title": ("请输入短信中的 6 位取件码", "Type the 6-digit pickup code from your SMS"),
+    "pickup_ok": ("确认", "Confirm"),
+    "pickup_sms": ("取件码在短信里，例如：", "The code is in the SMS, for example:"),
+    "pickup_sms_example": ("……文件柜3号门，取件码123456，请于……", "…取件码123456… (取件码: pickup code)"),
+    "pickup_no_code": (
+        "没收到短信或忘了取件码？请联系工作人员",
+        "No SMS, or lost the code? Please ask a staff member",
+    ),
+    "picking_up": ("正在核对取件码…", "Checking your code…"),
+    "pickup_door_label": ("柜门号", "Door"),
+    "pickup_door": (
+        "请到 {door} 号柜门取件",
+        "Door {door} is open: please take your documents and close the door",
+    ),
+    "pickup_close": ("柜门已打开，取件后请关好柜门", "Push the door shut until it clicks"),
     # scanning materials
     "scan": ("扫描材料", "Scan documents"),
     "scan_sub": ("先传给窗口，办理更快", "Send them ahead to the window"),
@@ -169,6 +187,25 @@ ERRORS: dict[str, tuple[str, str]] = {
     "appointment_not_due": ("还未到预约时段，请稍后签到", "Too early for this appointment; check in later"),
     "appointment_expired": ("预约时段已过，请重新取号", "This appointment has expired; please take a ticket"),
     "service_unavailable": ("该业务今日暂停取号", "This service takes no more tickets today"),
+    # the file locker: its own wording, since the check-in and ticket sentences would mislead
+    "pickup_wrong_code": ("取件码不对，请核对短信", "That code is not right: check the SMS"),
+    "pickup_locked_out": (
+        "错误次数过多，请10分钟后再试或联系工作人员",
+        "Too many wrong codes: try again in 10 minutes or ask staff",
+    ),
+    "pickup_no_answer": (
+        "系统没有响应，请返回再按一次确认，或联系工作人员",
+        "The system did not answer: go back and press Confirm again, or ask staff",
+    ),
+    "pickup_link_down": (
+        "取件系统暂时无法连接，请稍后再试或联系工作人员",
+        "Pickup is unavailable right now: try again shortly or ask staff",
+    ),
+    "pickup_locker_offline": (
+        "文件柜暂时无法开门，请联系工作人员",
+        "The locker cannot open a door right now: please ask staff",
+    ),
+    "pickup_failed": ("暂时无法取件，请联系工作人员", "Pickup is not possible right now: please ask staff"),
 }
 
 

@@ -7,6 +7,7 @@ it asserts on what the server recorded, the bytes the printer received and the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -28,10 +29,12 @@ from kiosk.app import KioskApp
 from kiosk.flow import Screen
 from kiosk.printer import open_printer
 from kiosk.server_link import ServerLink
+from kiosk.ui.layout import Text
 from queue_server.app import Server
 from yichuang.broker_process import BrokerProcess, free_port
 from yichuang.config import load_config
 from yichuang.config_model import Config
+from yichuang.mqtt_client import Message
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -40,6 +43,7 @@ REFERENCE = Path(__file__).parent / "reference"
 UPDATE = os.environ.get("YICHUANG_UPDATE_REFERENCES") == "1"
 TZ = ZoneInfo("Asia/Shanghai")
 FIXED_WALL = datetime(2026, 11, 23, 9, 41, tzinfo=TZ)
+LOCKER, BOARD, MODEM = "locker-01", "lockboard-01", "modem-01"  # as in the example hall
 
 
 @dataclass
@@ -51,12 +55,18 @@ class Hall:
     tmp: Path
 
 
-@pytest.fixture
-def hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
+@contextlib.contextmanager
+def _running_hall(broker: BrokerProcess, tmp_path: Path, kiosk_locker: str = "") -> Iterator[Hall]:
+    """The example hall on the session's broker; `kiosk_locker`: kiosk-01 stands by that locker."""
     if not broker.running:
         broker.start()
     hall_id = f"k{uuid.uuid4().hex[:8]}"
     path = example_toml(tmp_path, broker.url, f"sqlite:///{tmp_path}/hall.db", free_port(), hall_id)
+    if kiosk_locker:
+        kiosk = '[[kiosk]]\nid = "kiosk-01"\n'
+        text = path.read_text(encoding="utf-8")
+        assert kiosk in text
+        path.write_text(text.replace(kiosk, f'{kiosk}locker = "{kiosk_locker}"\n', 1), encoding="utf-8")
     config = load_config(path)
     server = start_server(config, http=True)
     printer = SimPrinter("kiosk-01", receipts_dir=tmp_path / "receipts").start()
@@ -67,6 +77,19 @@ def hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
         caller.close()
         printer.stop()
         server.stop()
+
+
+@pytest.fixture
+def hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
+    with _running_hall(broker, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def locker_hall(broker: BrokerProcess, tmp_path: Path) -> Iterator[Hall]:
+    """The example hall with kiosk-01 beside its file locker (locker-01, lockboard-01, modem-01)."""
+    with _running_hall(broker, tmp_path, kiosk_locker=LOCKER) as running:
+        yield running
 
 
 def _app(
@@ -340,6 +363,98 @@ def test_kiosk_availability_info_and_discovery(hall: Hall, mqtt_probe: MqttProbe
     mqtt_probe.wait_for(f"{root}/status", lambda m: m.text() == "offline")
 
 
+# -- the file locker beside the kiosk -------------------------------------------------------
+
+
+def _board_online(hall: Hall, probe: MqttProbe) -> None:
+    """What the bridge would report for the lock board: online, every door closed (a door is
+    free only then, so this comes before any deposit)."""
+    root = f"yc/{hall.config.hall.id}"
+    locker = next(lk for lk in hall.config.lockers if lk.id == LOCKER)
+    probe.subscribe(f"{root}/state/locker/{LOCKER}")
+    probe.publish(f"{root}/device/{BOARD}/status", "online", retain=True)
+    doors = [{"door": d.door, "open": False} for d in locker.doors]
+    probe.publish(f"{root}/device/{BOARD}/state", {"locker": LOCKER, "doors": doors}, retain=True)
+    probe.wait_for(
+        f"{root}/state/locker/{LOCKER}", lambda m: {d["state"] for d in m.json()["doors"]} == {"free"}, 10
+    )
+
+
+def _deposit(hall: Hall, probe: MqttProbe, size: str = "S") -> tuple[int, str, Message]:
+    """A clerk deposits a result: its door, the code from the SMS the server sent the modem,
+    and the board's open command for the deposit."""
+    root = f"yc/{hall.config.hall.id}"
+    probe.subscribe(f"{root}/device/+/set")
+    reply = hall.caller(f"locker/{LOCKER}/deposit", window="w12", phone="13812345678", size=size)
+    assert reply["ok"], reply
+    door, deposit = reply["result"]["door"], reply["result"]["deposit"]
+    sms_id = f"{hall.config.hall.id}-deposit-{deposit}"
+    sms = probe.wait_for(f"{root}/device/{MODEM}/set", lambda m: m.json()["sms"]["id"] == sms_id).json()
+    match = re.search(r"取件码(\d{6})", sms["sms"]["text"])
+    assert match is not None, sms
+    opened = probe.wait_for(f"{root}/device/{BOARD}/set", lambda m: m.json() == {"open": door})
+    return door, match.group(1), opened
+
+
+def _type_pickup_code(app: KioskApp, code: str) -> None:
+    for digit in code:
+        app.tap("digit", digit)
+    app.tap("pickup_ok")
+
+
+def _texts(app: KioskApp) -> list[str]:
+    return [w.text for w in app.widgets if isinstance(w, Text)]
+
+
+def test_pickup_at_the_kiosk_opens_the_door(locker_hall: Hall, mqtt_probe: MqttProbe) -> None:
+    root = f"yc/{locker_hall.config.hall.id}"
+    _board_online(locker_hall, mqtt_probe)
+    door, code, deposit_open = _deposit(locker_hall, mqtt_probe)
+    mqtt_probe.subscribe(f"{root}/event/locker_picked_up")
+    app = _app(locker_hall)
+    try:
+        app.tap("pickup")
+        assert app.flow.state.screen == Screen.PICKUP
+        _type_pickup_code(app, code)
+        app.wait_for(lambda: app.flow.state.screen == Screen.PICKED_UP, 15)
+        assert app.flow.state.door == door
+        assert str(door) in _texts(app) and f"请到 {door} 号柜门取件" in _texts(app)
+        opened = mqtt_probe.wait_for(f"{root}/device/{BOARD}/set", lambda m: m is not deposit_open)
+        assert opened.json() == {"open": door} and not opened.retain
+        assert mqtt_probe.wait_for(f"{root}/event/locker_picked_up").json()["door"] == door
+        app.tap("done")
+        assert app.flow.state.screen == Screen.HOME and app.flow.state.door is None
+    finally:
+        app.stop()
+
+
+def test_wrong_pickup_codes_at_the_kiosk_until_the_locker_locks_out(
+    locker_hall: Hall, mqtt_probe: MqttProbe
+) -> None:
+    root = f"yc/{locker_hall.config.hall.id}"
+    _board_online(locker_hall, mqtt_probe)
+    _door, code, deposit_open = _deposit(locker_hall, mqtt_probe)
+    wrong = "000000" if code != "000000" else "000001"
+    app = _app(locker_hall)
+    try:
+        app.tap("pickup")
+        _type_pickup_code(app, wrong)
+        app.wait_for(lambda: app.flow.state.code_error == "pickup_wrong_code", 15)
+        assert app.flow.state.screen == Screen.PICKUP and app.flow.state.code == ""
+        assert "取件码不对，请核对短信" in _texts(app)
+        # four more wrong codes at this locker (from anywhere) make five: it stops taking codes
+        for _ in range(4):
+            refused = locker_hall.caller(f"locker/{LOCKER}/pickup", code=wrong)
+            assert refused["error"]["code"] == "wrong_code", refused
+        _type_pickup_code(app, code)
+        app.wait_for(lambda: app.flow.state.screen == Screen.MESSAGE, 15)
+        assert app.flow.state.message == "pickup_locked_out"
+        assert "错误次数过多，请10分钟后再试或联系工作人员" in _texts(app)
+        assert mqtt_probe.received(f"{root}/device/{BOARD}/set") == [deposit_open]  # no door opened
+    finally:
+        app.stop()
+
+
 # -- what the citizen sees -------------------------------------------------------------------
 
 
@@ -397,6 +512,31 @@ def test_screens_match_their_reference(
         path = tmp_path / "shot.png"
         app.screenshot(path)
         _compare(path, f"kiosk-{screen}-{language}{'-elderly' if elderly else ''}-{size[0]}x{size[1]}.png")
+    finally:
+        app.stop()
+
+
+def test_pickup_screens_match_their_reference(
+    locker_hall: Hall, mqtt_probe: MqttProbe, tmp_path: Path
+) -> None:
+    _board_online(locker_hall, mqtt_probe)
+    door, code, _opened = _deposit(locker_hall, mqtt_probe, size="L")
+    assert door == 13  # the first L door of the example locker
+    app = _app(locker_hall, size=(1920, 1080))
+    path = tmp_path / "shot.png"
+    try:
+        app.screenshot(path)
+        _compare(path, "kiosk-home-locker-zh-1920x1080.png")
+        app.tap("pickup")
+        for digit in "3059":
+            app.tap("digit", digit)
+        app.screenshot(path)
+        _compare(path, "kiosk-pickup-zh-1920x1080.png")
+        app.tap("clear")
+        _type_pickup_code(app, code)
+        app.wait_for(lambda: app.flow.state.screen == Screen.PICKED_UP, 15)
+        app.screenshot(path)
+        _compare(path, "kiosk-pickup-door-zh-1920x1080.png")
     finally:
         app.stop()
 

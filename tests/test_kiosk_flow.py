@@ -12,6 +12,7 @@ from kiosk.flow import (
     DiscardScans,
     Flow,
     IssueTicket,
+    Pickup,
     PrintTicket,
     QueueInfo,
     RequestHelp,
@@ -23,7 +24,7 @@ from kiosk.flow import (
     mask_phone,
 )
 from kiosk.texts import ERRORS, TEXTS
-from kiosk.ui.layout import guide_lines
+from kiosk.ui.layout import Button, Context, Text, guide_lines, layout
 from yichuang.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "hall.example.toml"
@@ -390,3 +391,217 @@ def test_a_failed_upload_tells_the_citizen_and_keeps_nothing() -> None:
 def test_no_scan_button_without_a_camera() -> None:
     c = _with_camera_ticket(camera=False)
     assert c.tap("scan") == [] and c.state.screen == Screen.TICKET
+
+
+# -- the file locker: pickup with the SMS code ----------------------------------------------
+
+
+def _at_locker(link: bool = True, paper: str = "ok") -> Citizen:
+    c = Citizen(link=link, paper=paper)
+    c.flow.state.locker = True
+    return c
+
+
+def _widgets(c: Citizen, size: tuple[int, int] = (1920, 1080)) -> list[object]:
+    context = Context("青浦区政务服务中心", "Qingpu", "kiosk-01", "09:41")
+    return list(layout(c.state, c.flow, context, size, lambda text, size, width, bold: [text]))
+
+
+def _button(c: Citizen, action: str) -> Button | None:
+    return next((w for w in _widgets(c) if isinstance(w, Button) and w.action == action), None)
+
+
+def _type_code(c: Citizen, code: str) -> None:
+    for digit in code:
+        c.tap("digit", digit, after=0.5)
+
+
+def _pickup_reply(c: Citizen, reply: dict[str, object]) -> list[object]:
+    rid = c.state.pending
+    assert rid is not None
+    c.now += 0.3
+    effects = c.flow.reply(rid, reply, c.now)
+    c.effects += effects
+    return list(effects)
+
+
+def _refused(code: str) -> dict[str, object]:
+    return {"ok": False, "error": {"code": code, "message": code}}
+
+
+def test_pickup_is_offered_only_by_a_locker_and_needs_the_server_not_paper() -> None:
+    plain = Citizen()
+    assert _button(plain, "pickup") is None
+    assert plain.tap("pickup") == [] and plain.state.screen == Screen.HOME
+    # out of paper: no tickets, but results can still be picked up
+    c = _at_locker(paper="out")
+    button = _button(c, "pickup")
+    assert button is not None and button.enabled and button.label == "取件"
+    assert not _button(c, "take").enabled  # type: ignore[union-attr]
+    c.tap("pickup")
+    assert c.state.screen == Screen.PICKUP
+    down = _at_locker(link=False)
+    assert not _button(down, "pickup").enabled  # type: ignore[union-attr]
+    assert down.tap("pickup") == [] and down.state.screen == Screen.HOME
+
+
+def test_the_pickup_code_is_typed_shown_in_the_clear_and_only_six_digits_long() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "12345")
+    assert c.tap("pickup_ok") == [] and c.state.screen == Screen.PICKUP  # five digits: not yet
+    ok = _button(c, "pickup_ok")
+    assert ok is not None and not ok.enabled
+    _type_code(c, "67")  # the seventh digit does not fit
+    assert c.state.code == "123456"
+    assert any(isinstance(w, Text) and w.text == "1 2 3 4 5 6" for w in _widgets(c))
+    assert _button(c, "pickup_ok").enabled  # type: ignore[union-attr]
+    c.tap("backspace")
+    assert c.state.code == "12345"
+    c.tap("clear")
+    assert c.state.code == ""
+
+
+def test_confirm_sends_one_pickup_even_under_a_burst_of_taps() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "246810")
+    first = c.tap("pickup_ok")
+    burst = [c.tap("pickup_ok", after=0.05) for _ in range(5)] + [c.tap("pickup_ok", after=1.0)]
+    assert [type(e) for e in first] == [Pickup]
+    assert isinstance(first[0], Pickup) and first[0].code == "246810"
+    assert all(effects == [] for effects in burst)
+    assert c.state.screen == Screen.PICKING_UP
+    assert not [w for w in _widgets(c) if isinstance(w, Button) and w.action not in ("elderly", "language")]
+    c.now += 300
+    c.flow.tick(c.now)  # waiting for the answer never times out by itself: the app gives up
+    assert c.state.screen == Screen.PICKING_UP
+
+
+def test_the_right_code_shows_the_door_huge_until_the_idle_time_out() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "246810")
+    c.tap("pickup_ok")
+    assert _pickup_reply(c, {"ok": True, "result": {"door": 5}}) == []  # spoken in elderly mode only
+    assert c.state.screen == Screen.PICKED_UP and c.state.door == 5 and c.state.code == ""
+    texts = [w for w in _widgets(c) if isinstance(w, Text)]
+    number = next(w for w in texts if w.text == "5")
+    assert number.size >= 400 and number.size == max(w.size for w in texts)  # readable from 2 m
+    assert any(w.text == "请到 5 号柜门取件" for w in texts)
+    c.tap("language")
+    assert any(w.text.startswith("Door 5 is open") for w in _widgets(c) if isinstance(w, Text))
+    c.now += c.flow.IDLE_S - 1
+    c.flow.tick(c.now)
+    assert c.state.screen == Screen.PICKED_UP
+    c.now += 2
+    c.flow.tick(c.now)
+    assert c.state.screen == Screen.HOME and c.state.door is None and c.state.language == "zh"
+
+
+def test_the_door_is_spoken_in_elderly_mode() -> None:
+    c = _at_locker()
+    c.tap("elderly")
+    spoken = c.tap("pickup")
+    assert spoken == [Say("请输入短信中的 6 位取件码", "zh")]
+    _type_code(c, "246810")
+    c.tap("pickup_ok")
+    assert _pickup_reply(c, {"ok": True, "result": {"door": 17}}) == [Say("请到 17 号柜门取件", "zh")]
+
+
+def test_a_wrong_code_clears_the_digits_and_says_to_check_the_sms() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "111111")
+    first = c.tap("pickup_ok")[0]
+    _pickup_reply(c, _refused("wrong_code"))
+    assert (c.state.screen, c.state.code, c.state.code_error) == (Screen.PICKUP, "", "pickup_wrong_code")
+    assert any(isinstance(w, Text) and w.text == "取件码不对，请核对短信" for w in _widgets(c))
+    c.tap("digit", "2", after=0.5)
+    assert c.state.code_error is None  # the reason goes with the next digit
+    c.tap("clear")
+    _type_code(c, "111111")
+    again = c.tap("pickup_ok")[0]
+    # a refusal is an answer: the same code typed again is a new request, counted again
+    assert isinstance(first, Pickup) and isinstance(again, Pickup) and again.request_id != first.request_id
+
+
+def test_a_locked_out_locker_sends_the_citizen_to_staff() -> None:
+    c = _at_locker()
+    c.tap("elderly")
+    c.tap("pickup")
+    _type_code(c, "999999")
+    c.tap("pickup_ok")
+    effects = _pickup_reply(c, _refused("locked_out"))
+    assert c.state.screen == Screen.MESSAGE and c.state.message == "pickup_locked_out"
+    assert effects == [Say("错误次数过多，请10分钟后再试或联系工作人员", "zh")]
+    c.tap("back")
+    assert c.state.screen == Screen.HOME
+
+
+def test_no_answer_keeps_the_code_and_confirming_again_reuses_the_request_id() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "246810")
+    first = c.tap("pickup_ok")[0]
+    _pickup_reply(c, _refused("no_answer"))
+    assert c.state.screen == Screen.MESSAGE and c.state.message == "pickup_no_answer"
+    c.tap("back")
+    assert c.state.screen == Screen.PICKUP and c.state.code == "246810"
+    again = c.tap("pickup_ok")[0]
+    assert isinstance(first, Pickup) and isinstance(again, Pickup)
+    assert again.request_id == first.request_id  # the server answers the door it may have opened
+    _pickup_reply(c, {"ok": True, "result": {"door": 3}})
+    assert c.state.screen == Screen.PICKED_UP and c.state.door == 3
+    c.tap("done")
+    c.tap("pickup")
+    _type_code(c, "246810")
+    fresh = c.tap("pickup_ok")[0]
+    assert isinstance(fresh, Pickup) and fresh.request_id != first.request_id
+
+
+def test_a_lost_link_says_so_and_the_retry_is_one_tap_away() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "246810")
+    c.flow.link(False, c.now)
+    assert c.tap("pickup_ok") == []  # nothing can be sent
+    assert c.state.screen == Screen.MESSAGE and c.state.message == "pickup_link_down"
+    c.flow.link(True, c.now)
+    c.tap("back")
+    first = c.tap("pickup_ok")[0]
+    _pickup_reply(c, _refused("link_down"))  # the app found the link gone when it came to send
+    assert c.state.message == "pickup_link_down"
+    c.tap("back")
+    again = c.tap("pickup_ok")[0]
+    assert isinstance(first, Pickup) and isinstance(again, Pickup) and again.code == "246810"
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (_refused("locker_offline"), "pickup_locker_offline"),
+        (_refused("unknown_locker"), "pickup_failed"),
+        (_refused("invalid_request"), "pickup_failed"),
+        ({"ok": True, "result": {}}, "pickup_failed"),
+    ],
+)
+def test_other_pickup_failures_send_the_citizen_to_staff(reply: dict[str, object], message: str) -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    _type_code(c, "246810")
+    c.tap("pickup_ok")
+    _pickup_reply(c, reply)
+    assert c.state.screen == Screen.MESSAGE and c.state.message == message
+    assert message in ERRORS
+    c.tap("back")
+    assert c.state.screen == Screen.HOME and c.state.code == ""
+
+
+def test_a_citizen_without_the_sms_calls_staff_from_the_pickup_screen() -> None:
+    c = _at_locker()
+    c.tap("pickup")
+    help_button = _button(c, "help")
+    assert help_button is not None and help_button.enabled
+    effects = c.tap("help")
+    assert [type(e) for e in effects] == [RequestHelp] and c.state.screen == Screen.HELP

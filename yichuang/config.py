@@ -628,11 +628,11 @@ def _build(ctx: _Context, data: dict[str, Any]) -> Config | None:
     raw_displays = _table_array(top, "display")
     raw_lockers = _table_array(top, "locker")
     raw_devices = _table_array(top, "device")
-    kiosks = [_kiosk(ctx, i, raw) for i, raw in enumerate(raw_kiosks)]
+    locker_ids = {lk["id"] for lk in raw_lockers if isinstance(lk.get("id"), str)}
+    kiosks = [_kiosk(ctx, i, raw, locker_ids) for i, raw in enumerate(raw_kiosks)]
     window_ids = {w["id"] for w in raw_windows if isinstance(w.get("id"), str)}
     displays = [_display(ctx, i, raw, window_ids) for i, raw in enumerate(raw_displays)]
     lockers = [_locker(ctx, i, raw) for i, raw in enumerate(raw_lockers)]
-    locker_ids = {lk["id"] for lk in raw_lockers if isinstance(lk.get("id"), str)}
     devices = [_device(ctx, i, raw, window_ids, locker_ids) for i, raw in enumerate(raw_devices)]
     _check_device_ids(
         ctx,
@@ -1009,8 +1009,9 @@ _MAX_CAMERA_PX_PER_MM = 100.0
 _CAMERA_URL = re.compile(r"/dev/video\d+|/dev/v4l/by-(?:id|path)/\S+|v4l2:\d+|sim:(?:\?\S*)?")
 
 
-def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
-    t = _Table(ctx, raw, ("kiosk", i), ("id", "location", "printer", "camera", "camera_px_per_mm"))
+def _kiosk(ctx: _Context, i: int, raw: dict[str, Any], lockers: set[str]) -> KioskConfig | None:
+    keys = tuple(f.name for f in dataclasses.fields(KioskConfig))
+    t = _Table(ctx, raw, ("kiosk", i), keys)
     d = _defaults(KioskConfig)
     kiosk_id = t.ident("id")
     location = t.string("location", d["location"])
@@ -1030,9 +1031,18 @@ def _kiosk(ctx: _Context, i: int, raw: dict[str, Any]) -> KioskConfig | None:
     # The camera's scale at the desk (image pixels per millimetre of paper): what tells an A5
     # from an A4 (same aspect). Absent: unknown, and an ISO page is taken for an A4.
     px_per_mm = t.number("camera_px_per_mm", d["camera_px_per_mm"], above=0, maximum=_MAX_CAMERA_PX_PER_MM)
+    # A kiosk offering pickup at a locker that does not exist would take codes it can never
+    # open a door for: caught here, not by the first citizen.
+    locker = t.string("locker", d["locker"])
+    t.check(
+        "locker",
+        locker == "" or locker in lockers,
+        f"unknown locker {_quote(locker)}{_did_you_mean(locker, lockers)}"
+        + ("" if lockers else " (the config has no [[locker]])"),
+    )
     if not t.ok or not kiosk_id or px_per_mm is None:
         return None
-    return KioskConfig(kiosk_id, location, printer, camera, camera_px_per_mm=px_per_mm)
+    return KioskConfig(kiosk_id, location, printer, camera, camera_px_per_mm=px_per_mm, locker=locker)
 
 
 def _display(ctx: _Context, i: int, raw: dict[str, Any], windows: set[str]) -> DisplayConfig | None:

@@ -152,6 +152,7 @@ class KioskConfig:
     # The camera's scale at the desk, image pixels per millimetre of paper (A4 long side in
     # pixels / 297): what tells an A5 from an A4. 0: unknown (an ISO page is taken for an A4).
     camera_px_per_mm: float = 0.0
+    locker: str = ""  # the [[locker]] this kiosk stands by: it offers pickup with the SMS code
 
 
 @dataclass(frozen=True)

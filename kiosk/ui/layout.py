@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.flow import Flow, KioskState, Purpose, Screen, mask_phone
+from kiosk.flow import PICKUP_DIGITS, Flow, KioskState, Purpose, Screen, mask_phone
 from kiosk.texts import TEXTS, error_text, minutes_text, t
 from yichuang.config_model import ServiceConfig
 
@@ -41,7 +41,7 @@ class Button:
     label: str
     arg: Any = None
     sub: str = ""  # a second, smaller line (waiting count, a hint)
-    style: str = "normal"  # normal | primary | green | help | ghost | tab | key | nav
+    style: str = "normal"  # normal | primary | green | help | locker | ghost | tab | key | nav
     size: int = 32
     enabled: bool = True
     selected: bool = False
@@ -61,7 +61,7 @@ class Text:
 @dataclass(frozen=True)
 class Box:
     rect: Rect
-    style: str = "card"  # card | field | error | warn | header | footer
+    style: str = "card"  # card | field | error | warn | go | header | footer
 
 
 @dataclass(frozen=True)
@@ -316,15 +316,23 @@ def _home(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) ->
         ("help", "help", s.link_ok),
         ("green", "green", ok),
     ]
+    if s.locker:
+        # needs the server but no paper: results can be picked up while ticketing is paused
+        tiles.insert(1, ("pickup", "locker", s.link_ok))
     if p.portrait:
-        rects = _grid(area, 5, 1, 5, p.gap)
+        rects = _grid(area, len(tiles), 1, len(tiles), p.gap)
     else:
         ax, ay, aw, ah = area
         big_w = (aw - p.gap) * 2 // 5
-        rects = [(ax, ay, big_w, ah)]
+        if s.locker:
+            # pickup shares the large column with 取号 so the four small tiles stay as they are
+            take_h = (ah - p.gap) * 3 // 5
+            rects = [(ax, ay, big_w, take_h), (ax, ay + take_h + p.gap, big_w, ah - take_h - p.gap)]
+        else:
+            rects = [(ax, ay, big_w, ah)]
         rects += _grid((ax + big_w + p.gap, ay, aw - big_w - p.gap, ah), 4, 2, 2, p.gap)
     for (action, style, enabled), rect in zip(tiles, rects, strict=True):
-        size = p.font(80 if action == "take" and not p.portrait else 52)
+        size = p.font({"take": 80, "pickup": 64}.get(action, 52) if not p.portrait else 52)
         out.append(
             Button(
                 rect,
@@ -651,7 +659,15 @@ def _guide(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -
     _pager(out, p, s, free, page, len(pages))
 
 
-def _keypad(out: list[Widget], p: _Page, s: KioskState, rect: Rect, ok_action: str) -> None:
+def _keypad(
+    out: list[Widget],
+    p: _Page,
+    s: KioskState,
+    rect: Rect,
+    ok_action: str,
+    ok_label: str = "ok",
+    ok_enabled: bool = True,
+) -> None:
     lang = s.language
     keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "backspace"]
     rects = _grid(rect, 12, 3, 5, p.gap)
@@ -668,9 +684,10 @@ def _keypad(out: list[Widget], p: _Page, s: KioskState, rect: Rect, ok_action: s
         Button(
             (x, last[1] + last[3] + p.gap, w, y + h - last[1] - last[3] - p.gap),
             ok_action,
-            t("ok", lang),
+            t(ok_label, lang),
             style="primary",
             size=p.font(48),
+            enabled=ok_enabled,
         )
     )
 
@@ -847,6 +864,137 @@ def _checkin(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap)
     _nav(out, p, s, back=False)
 
 
+def _pickup(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
+    lang = s.language
+    x, y, w, h = p.body_above_nav()
+    title_h = p.font(60)
+    out.append(Text((x, y, w, title_h), t("pickup_title", lang), p.font(44), "fg", True))
+    top = y + title_h + p.gap
+    left_w = w // 2 - p.gap
+    field_h = p.px(130)
+    out.append(Box((x, top, left_w, field_h), "field"))
+    # the digits in the clear and spaced like the SMS's, with a mark for each one still to type
+    shown = " ".join(s.code.ljust(PICKUP_DIGITS, "_"))
+    out.append(Text((x, top, left_w, field_h), shown, p.font(64), "fg", True, "center"))
+    if s.code_error:
+        out.append(
+            Text(
+                (x, top + field_h + p.px(6), left_w, p.px(64)),
+                error_text(s.code_error, lang),
+                p.font(34),
+                "error",
+                True,
+            )
+        )
+    pad_top = top + field_h + p.px(80)
+    _keypad(
+        out,
+        p,
+        s,
+        (x, pad_top, left_w, y + h - pad_top),
+        "pickup_ok",
+        "pickup_ok",
+        ok_enabled=len(s.code) == PICKUP_DIGITS and s.link_ok,
+    )
+    # the right half: where the code is in the SMS, and a way to a person for those without one
+    rx, rw = x + w // 2, w // 2
+    inner = rw - 4 * p.gap
+    lines: list[tuple[str, int, str, bool]] = []
+    for key, size, colour, bold in (
+        ("pickup_sms", 34, "muted", False),
+        ("pickup_sms_example", 40, "accent", True),
+    ):
+        lines += [
+            (line, p.font(size), colour, bold) for line in wrap(t(key, lang), p.font(size), inner, bold)
+        ]
+    card_h = sum(int(size * 1.45) for _, size, _, _ in lines) + 4 * p.gap
+    out.append(Box((rx, top, rw, card_h), "card"))
+    cursor = top + 2 * p.gap
+    for line, size, colour, bold in lines:
+        out.append(Text((rx + 2 * p.gap, cursor, inner, int(size * 1.45)), line, size, colour, bold))
+        cursor += int(size * 1.45)
+    cursor = top + card_h + 2 * p.gap
+    note = p.font(34)
+    for line in wrap(t("pickup_no_code", lang), note, rw, False):
+        out.append(Text((rx, cursor, rw, int(note * 1.45)), line, note, "fg"))
+        cursor += int(note * 1.45)
+    help_h = min(p.px(200), y + h - cursor - p.gap)
+    if help_h >= p.px(90):  # a button too flat to hit is worse than none: the note still says whom to ask
+        out.append(
+            Button(
+                (rx, y + h - help_h, rw, help_h),
+                "help",
+                t("help", lang),
+                sub=t("help_sub", lang),
+                style="help",
+                size=p.font(48),
+                enabled=s.link_ok,
+            )
+        )
+    _nav(out, p, s, back=False)
+
+
+def _picked_up(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
+    """The door that opened, big enough to read from two metres while walking to the locker."""
+    lang = s.language
+    if s.door is None:
+        return
+    x, y, w, h = p.body_above_nav()
+    if p.portrait:
+        door_box = (x, y, w, h * 11 // 20)
+        text_rect = (x, y + door_box[3] + 2 * p.gap, w, h - door_box[3] - 2 * p.gap)
+    else:
+        side = min(h, w * 2 // 5)
+        door_box = (x, y, side, h)
+        text_rect = (x + side + 3 * p.gap, y, w - side - 3 * p.gap, h)
+    bx, by, bw, bh = door_box
+    out.append(Box(door_box, "go"))
+    label_h = p.px(110)
+    out.append(
+        Text((bx, by + p.gap, bw, label_h), t("pickup_door_label", lang), p.px(64), "white", True, "center")
+    )
+    number_h = bh - label_h - 2 * p.gap
+    out.append(
+        Text(
+            (bx, by + label_h + p.gap, bw, number_h),
+            str(s.door),
+            min(number_h, p.px(560)),
+            "white",
+            True,
+            "center",
+        )
+    )
+    tx, ty, tw, th = text_rect
+    align = "center" if p.portrait else "left"
+    # as large as two lines allow: the short Chinese sentence gets bigger type than the English
+    head = p.font(80)
+    head_lines = wrap(t("pickup_door", lang, door=s.door), head, tw, True)
+    if len(head_lines) > 2:
+        head = p.font(64)
+        head_lines = wrap(t("pickup_door", lang, door=s.door), head, tw, True)
+    note = p.font(44)
+    note_lines = wrap(t("pickup_close", lang), note, tw, False)
+    total = len(head_lines) * int(head * 1.4) + p.px(40) + len(note_lines) * int(note * 1.4)
+    cursor = ty + max(0, (th - total) // 2)
+    for line in head_lines:
+        out.append(Text((tx, cursor, tw, int(head * 1.4)), line, head, "fg", True, align))
+        cursor += int(head * 1.4)
+    cursor += p.px(40)
+    for line in note_lines:
+        out.append(Text((tx, cursor, tw, int(note * 1.4)), line, note, "muted", align=align))
+        cursor += int(note * 1.4)
+    nx, ny, nw, nh = p.nav()
+    out.append(
+        Button(
+            (nx + nw - p.px(360), ny, p.px(360), nh),
+            "done",
+            t("done", lang),
+            style="primary",
+            size=p.font(44),
+        )
+    )
+
+
 def _scan(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
     lang = s.language
     ticket = s.ticket
@@ -970,4 +1118,7 @@ _SCREENS: dict[Screen, Callable[[list[Widget], _Page, KioskState, Flow, Wrap], N
     Screen.MESSAGE: _message,
     Screen.SCAN: _scan,
     Screen.UPLOADING: _busy("uploading"),
+    Screen.PICKUP: _pickup,
+    Screen.PICKING_UP: _busy("picking_up"),
+    Screen.PICKED_UP: _picked_up,
 }

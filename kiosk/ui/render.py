@@ -39,6 +39,7 @@ _BUTTONS: dict[str, tuple[Colour, Colour, Colour | None]] = {
     "primary": ((10, 96, 200), (255, 255, 255), None),
     "green": ((18, 140, 80), (255, 255, 255), None),
     "help": ((232, 118, 24), (255, 255, 255), None),
+    "locker": ((96, 70, 168), (255, 255, 255), None),
     "ghost": ((30, 96, 176), (255, 255, 255), (120, 160, 220)),
     "tab": ((255, 255, 255), (28, 36, 48), (190, 200, 214)),
     "key": ((255, 255, 255), (28, 36, 48), (170, 182, 198)),
@@ -91,8 +92,9 @@ class Renderer:
         if box.style in ("header", "footer"):
             surface.fill(THEME[box.style], rect)
             return
-        if box.style == "error":
-            pygame.draw.rect(surface, THEME["error"], rect, border_radius=self._radius(box.rect))
+        if box.style in ("error", "go"):
+            fill = THEME["error" if box.style == "error" else "green"]
+            pygame.draw.rect(surface, fill, rect, border_radius=self._radius(box.rect))
             return
         fill, edge = {
             "card": (THEME["card"], THEME["card_edge"]),
@@ -134,7 +136,7 @@ class Renderer:
         y += pad // 2
         sub_fg = (
             fg
-            if button.style in ("primary", "green", "help", "ghost") or not button.enabled
+            if button.style in ("primary", "green", "help", "locker", "ghost") or not button.enabled
             else THEME["muted"]
         )
         for text in sub_lines:
