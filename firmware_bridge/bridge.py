@@ -3,8 +3,12 @@
 Key presses from callers and evaluation pads become the contract's window commands, sent
 through the durable press queue (never lost, never doubled); callers' small displays, LED
 panels and evaluation pad lamps follow the retained `state/window/…` topics and the
-`ticket_finished` / `evaluation` events. Every device has its own availability, info and
-Home Assistant discovery, all said again on every reconnect.
+`ticket_finished` / `evaluation` events. The locker's lock boards open a door on
+`device/{board}/set {"open": N}` and report their doors as the retained `device/{board}/state`;
+an unlock that fails is an `event/alarm`. A GSM modem texts `device/{modem}/set {"sms": …}`
+and answers each with `event/sms_sent` or `event/sms_failed` (never the number or the text).
+Every device has its own availability, info and Home Assistant discovery, all said again on
+every reconnect.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from firmware_bridge import discovery
+from firmware_bridge.codecs import kerong
 from firmware_bridge.codecs.ycbus import Key, KeyEvent
 from firmware_bridge.key_commands import EvalPadLamp, KeyRejected, caller_display, command_for_key, panel_text
 from firmware_bridge.line_drivers import UnsupportedProtocol, make_line
+from firmware_bridge.modem import INVALID_REQUEST, InvalidSms, ModemLine, SmsOutcome, sms_event, sms_request
 from firmware_bridge.press_queue import Press, PressQueue
 from yichuang.config_model import Config, DeviceConfig
 from yichuang.mqtt_client import Message, MqttClient
@@ -30,9 +38,15 @@ from yichuang.rpc import CommandClient
 
 log = logging.getLogger(__name__)
 
-SERIAL_KINDS = ("caller", "eval_pad", "led_panel")
+SERIAL_KINDS = ("caller", "eval_pad", "led_panel", "lock_board", "modem")
 GPIO_KINDS = ("gpio_button", "gpio_led", "buzzer")
-MODELS = {"caller": "YC-K3 caller", "eval_pad": "YC-E5 eval pad", "led_panel": "YC-P1 LED panel"}
+MODELS = {
+    "caller": "YC-K3 caller",
+    "eval_pad": "YC-E5 eval pad",
+    "led_panel": "YC-P1 LED panel",
+    "lock_board": "Kerong KR-CU16",
+    "modem": "GSM modem (AT, 3GPP TS 27.005)",
+}
 TELEMETRY_S = 10.0
 WAITING_REFRESH_S = 1.0
 
@@ -72,6 +86,18 @@ class Bridge:
         self.online: dict[str, bool] = {}
         self.shown: dict[str, tuple[str, ...]] = {}  # what each display was last told to show
         self._gpio_of: dict[str, list[Any]] = defaultdict(list)  # device id -> its gpiozero wrappers
+        self.lock_boards = {d.id: d for d in self.devices if d.kind == "lock_board"}
+        self.lockers = {lk.id: lk for lk in config.lockers}
+        self.doors: dict[str, dict[int, bool]] = {}  # lock board -> its locker's doors -> open
+        self.door_states: dict[str, dict[str, Any]] = {}  # lock board -> its retained `state`, as published
+        for board in self.lock_boards.values():
+            locker = self.lockers.get(board.locker or "")
+            beyond = [d.door for d in locker.doors if d.door > kerong.LOCKS] if locker else []
+            if beyond:  # one board has 16 locks: these doors cannot be opened (docs/hardware.md)
+                log.warning(
+                    "event=doors_without_lock device=%s locker=%s doors=%s", board.id, board.locker, beyond
+                )
+        self.tz = ZoneInfo(config.hall.timezone)
         self.started = time.monotonic()
         broker = config.broker
         self.client = MqttClient(
@@ -94,7 +120,15 @@ class Bridge:
         for port, devs in lines.items():
             try:
                 self.buses.append(
-                    make_line(port, devs, self._on_press, self._on_online, reply_timeout_s=reply_timeout_s)
+                    make_line(
+                        port,
+                        devs,
+                        self._on_press,
+                        self._on_online,
+                        reply_timeout_s=reply_timeout_s,
+                        **self._lock_callbacks(devs),
+                        **self._modem_callbacks(devs),
+                    )
                 )
             except UnsupportedProtocol as exc:
                 log.error("event=line_not_driven port=%s error=%s", port, exc)
@@ -157,6 +191,10 @@ class Bridge:
             self.client.publish(
                 discovery.status_topic(self.hall, device.id), "online" if online else "offline", retain=True
             )
+            if device.id in self.door_states:
+                self.client.publish(
+                    f"{self.root}device/{device.id}/state", self.door_states[device.id], retain=True
+                )
 
     def _start_gpio(self) -> None:
         """Wired buttons, status LEDs and buzzers on the Pi's own pins (gpiozero)."""
@@ -278,7 +316,13 @@ class Bridge:
         device_id = message.topic.split("/")[-2]
         bus = self.bus_of.get(device_id)
         command = _json(message)
+        if isinstance(bus, ModemLine):
+            self._send_sms(device_id, bus, command)
+            return
         if bus is None or command is None:
+            return
+        if device_id in self.lock_boards:
+            self._open_door(self.lock_boards[device_id], bus, command)
             return
         if isinstance(command.get("text"), str):
             bus.set_display(device_id, 1, command["text"])
@@ -312,6 +356,10 @@ class Bridge:
             fields["text"] = " ".join(line for line in self.shown.get(device.id, ()) if line)
         elif device.kind == "eval_pad" and device.id in self.lamps:
             fields["lamp"] = self.lamps[device.id].is_lit(time.time())
+        elif device.kind == "lock_board" and device.id in self.doors:
+            fields["doors_open"] = sum(self.doors[device.id].values())
+        elif device.kind == "modem" and isinstance(modem := self.bus_of.get(device.id), ModemLine):
+            fields.update(modem.telemetry())
         for part in self._gpio_of.get(device.id, ()):
             if hasattr(part, "presses"):
                 fields["presses"] = part.presses
@@ -326,6 +374,88 @@ class Bridge:
                 for device in self.devices:
                     if device.kind == "caller":
                         self._refresh_device(device)
+
+    # ----------------------------------------------------------------- lock boards
+
+    def _lock_callbacks(self, devices: list[DeviceConfig]) -> dict[str, Any]:
+        """The extra callbacks of a line of lock boards (door sensors, failed unlocks)."""
+        if not any(d.kind == "lock_board" for d in devices):
+            return {}
+        return {"on_doors": self._on_doors, "on_unlock_failed": self._on_unlock_failed}
+
+    def _locker_doors(self, board: DeviceConfig) -> list[int]:
+        """The doors of the board's `[[locker]]` that it drives: door N is lock N-1, up to 16."""
+        locker = self.lockers.get(board.locker or "")
+        return [d.door for d in locker.doors if d.door <= kerong.LOCKS] if locker else []
+
+    def _open_door(self, board: DeviceConfig, bus: Any, command: dict[str, Any]) -> None:
+        """`device/{board}/set {"open": door}` (CONTRACT §3.5); anything else changes nothing."""
+        door = command.get("open")
+        # bool is an int to Python, but `{"open": true}` names no door
+        if isinstance(door, bool) or not isinstance(door, int) or door not in self._locker_doors(board):
+            log.warning("event=open_ignored device=%s locker=%s open=%r", board.id, board.locker, door)
+            return
+        log.info("event=open_door device=%s locker=%s door=%d", board.id, board.locker, door)
+        bus.open(board.id, door)
+
+    def _on_doors(self, board: DeviceConfig, doors: dict[int, bool]) -> None:
+        """A board read its door sensors anew: say the locker's doors, retained (the server owns
+        `state/locker/…` and builds it from this)."""
+        mine = {door: doors[door] for door in self._locker_doors(board) if door in doors}
+        self.doors[board.id] = mine
+        state = {
+            "locker": board.locker,
+            "doors": [{"door": door, "open": is_open} for door, is_open in sorted(mine.items())],
+            "at": datetime.now(self.tz).isoformat(timespec="seconds"),
+        }
+        self.door_states[board.id] = state
+        self.client.publish(f"{self.root}device/{board.id}/state", state, retain=True)
+
+    def _on_unlock_failed(self, board: DeviceConfig, door: int, reason: str) -> None:
+        """An unlock got no answer, or the door did not read open: `event/alarm` `lock_failed`."""
+        now = time.time()
+        alarm = {
+            "event_id": f"{self.id}-{board.id}-{int(now * 1000)}-lock-{door}",
+            "at": datetime.fromtimestamp(now, self.tz).isoformat(timespec="seconds"),
+            "kind": "lock_failed",
+            "device": board.id,
+            "bridge": self.id,
+            "locker": board.locker,
+            "door": door,
+            "reason": reason,
+        }
+        self.client.publish(f"{self.root}event/alarm", alarm, qos=1)
+
+    # ----------------------------------------------------------------- modems
+
+    def _modem_callbacks(self, devices: list[DeviceConfig]) -> dict[str, Any]:
+        """The extra callback of a modem's line: what became of each text."""
+        if not any(d.kind == "modem" for d in devices):
+            return {}
+        return {"on_sms": self._on_sms_done}
+
+    def _send_sms(self, device_id: str, modem: ModemLine, command: dict[str, Any] | None) -> None:
+        """`device/{modem}/set {"sms": {"to", "text", "id"}}` (CONTRACT §3.5): queue the text, or
+        say at once why not (`sms_failed` `invalid_request`). The number and the text are
+        personal data (the text carries a pickup code): never logged, never in an event."""
+        try:
+            request = sms_request(command)
+        except InvalidSms as exc:
+            log.warning("event=sms_invalid device=%s id=%s reason=%s", device_id, exc.id, exc.reason)
+            if exc.id is not None:
+                self._on_sms_done(SmsOutcome(device_id, exc.id, False, error=INVALID_REQUEST))
+            return
+        log.info("event=sms_queued device=%s id=%s", device_id, request.id)
+        modem.send_sms(device_id, request.to, request.text, request.id)
+
+    def _on_sms_done(self, outcome: SmsOutcome) -> None:
+        """`event/sms_sent` or `event/sms_failed` for one request (on the modem's thread)."""
+        kind, payload = sms_event(
+            outcome,
+            event_id=f"{self.id}-{outcome.device}-{time.time_ns()}-sms",
+            at=datetime.now(self.tz).isoformat(timespec="seconds"),
+        )
+        self.client.publish(f"{self.root}event/{kind}", payload, qos=1)
 
     # ----------------------------------------------------------------- telemetry
 

@@ -105,7 +105,8 @@ def device_discovery(
 
     By kind: `caller` (current ticket and window status from `state/window/{window}`),
     `eval_pad` (the rating lamp), `led_panel` (the text shown), `gpio_button` (presses),
-    `gpio_led` (lamp); every kind has the `online` connectivity sensor.
+    `gpio_led` (lamp), `lock_board` (doors open), `modem` (signal, SMS sent and failed); every
+    kind has the `online` connectivity sensor.
     """
     did = device.id
     bridge_status = status_topic(hall, bridge)
@@ -145,6 +146,27 @@ def device_discovery(
     elif device.kind == "gpio_button":
         components["presses"] = _telemetry_sensor(
             hall, did, "presses", "Presses", "{{ value_json.presses }}", state_class="total_increasing"
+        )
+    elif device.kind == "lock_board":
+        # from the retained door state rather than telemetry: it changes the moment a door does
+        components["doors_open"] = {
+            "platform": "sensor",
+            "name": "Doors open",
+            "unique_id": unique_id(hall, did, "doors_open"),
+            "icon": "mdi:locker",
+            "state_class": "measurement",
+            "state_topic": f"yc/{hall}/device/{did}/state",
+            "value_template": "{{ value_json.doors | selectattr('open') | list | count }}",
+        }
+    elif device.kind == "modem":
+        components["signal"] = _telemetry_sensor(
+            hall, did, "signal", "Signal (CSQ)", "{{ value_json.signal }}", icon="mdi:signal"
+        )
+        components["sms_sent"] = _telemetry_sensor(
+            hall, did, "sms_sent", "SMS sent", "{{ value_json.sent }}", state_class="total_increasing"
+        )
+        components["sms_failed"] = _telemetry_sensor(
+            hall, did, "sms_failed", "SMS failed", "{{ value_json.failed }}", state_class="total_increasing"
         )
     elif device.kind == "gpio_led":
         components["lamp"] = {

@@ -5,10 +5,12 @@ protocol gets a driver class with this shape; the bridge builds one per line fro
 devices' `protocol` (empty = the kind's standard one) and talks to it only through it:
 
 - callers, evaluation pads and LED panels: YC-BUS v1 (`firmware_bridge.serial_bus.SerialBus`);
-- lock boards (Kerong RS-485) and the GSM modem (AT commands, 3GPP TS 27.005) come with the
-  locker and SMS features, as further entries of `DRIVERS` with the same interface: their
-  outputs are `open(door)` and `send_sms(...)` rather than displays, their inputs door
-  sensors and delivery reports, reported through the same callbacks.
+- the locker's lock boards: Kerong KR-CU16 (`firmware_bridge.lock_board.KerongLine`), whose
+  output is `open(device, door)` and whose inputs, door sensors and failed unlocks, come
+  through two more callbacks given as options (`on_doors`, `on_unlock_failed`);
+- GSM modems: AT commands, 3GPP TS 27.005 (`firmware_bridge.modem.ModemLine`, one modem per
+  port), whose output is `send_sms(device, to, text, id)` and whose outcome per text comes
+  through an `on_sms` callback given as an option.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from firmware_bridge.codecs.ycbus import KeyEvent
+from firmware_bridge.lock_board import KerongLine
+from firmware_bridge.modem import ModemLine
 from firmware_bridge.serial_bus import SerialBus
 from yichuang.config_model import DeviceConfig
 
@@ -44,6 +48,12 @@ OnlineHandler = Callable[[DeviceConfig, bool], None]
 # protocol name -> driver class; "" is the standard protocol of the kinds below
 DRIVERS: dict[str, type[Any]] = {"": SerialBus, "ycbus": SerialBus}
 STANDARD = {"caller": "ycbus", "eval_pad": "ycbus", "led_panel": "ycbus"}
+# Kerong KR-CU16 boards: also `on_doors` and `on_unlock_failed` callbacks, and `open(device, door)`
+DRIVERS["kerong"] = KerongLine
+STANDARD["lock_board"] = "kerong"
+# GSM modems (AT commands, TS 27.005): also an `on_sms` callback, and `send_sms(device, to, text, id)`
+DRIVERS["at"] = ModemLine
+STANDARD["modem"] = "at"
 
 
 class UnsupportedProtocol(ValueError):

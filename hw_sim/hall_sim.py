@@ -17,6 +17,14 @@ Every `[[kiosk]]` with a `printer` also gets a simulated network ESC/POS printer
 `receipts_dir` when given): `printer_urls` maps the kiosk to its ``tcp://127.0.0.1:PORT``,
 which `rewrite_printers` / `rewritten_config` put in the kiosk's `printer`.
 
+Every `lock_board` speaking Kerong (`protocol = "kerong"`, or empty: its standard) is a
+`hw_sim.lock_board.SimLockBoard` at its address on a `SimLockLine` per port (pty links
+``{link_dir}/ttyKR{index}``); its port is in `urls` like the others, `lock_board(id)` gives it.
+
+Every `modem` speaking AT commands (`protocol = "at"`, or empty) is a `hw_sim.gsm_modem.SimModem`
+on a `SimModemLine` of its own (pty links ``{link_dir}/ttyGSM{index}``); its port is in `urls`
+too, `modem(id)` gives it (the texts it sent, faults).
+
 `run_sim` is the `yichuang sim -c hall.toml` entry point: devices plus the MQTT control
 surface of `hw_sim.sim_control`.
 """
@@ -38,6 +46,8 @@ from pathlib import Path
 from typing import Literal, Self
 
 from hw_sim.escpos_printer import SimPrinter
+from hw_sim.gsm_modem import SimModem, SimModemLine
+from hw_sim.lock_board import SimLockBoard, SimLockLine
 from hw_sim.serial_devices import SimBus, SimCaller, SimDevice, SimEvalPad, SimLedPanel
 from yichuang.config_model import Config, DeviceConfig
 
@@ -90,7 +100,21 @@ class HallSim:
         self._devices: dict[str, SimDevice] = {}
         self._port_of: dict[str, str] = {}  # device id -> config port
         self._lines: dict[str, list[SimDevice]] = {}  # config port -> devices, in config order
+        # Kerong lock boards (`kind = "lock_board"`, `protocol = "kerong"` or empty) get lines of their own
+        self._lock_boards: dict[str, SimLockBoard] = {}
+        self._lock_lines: dict[str, list[SimLockBoard]] = {}
+        self._lock_buses: dict[str, SimLockLine] = {}
+        # GSM modems (`kind = "modem"`, `protocol = "at"` or empty): one per port, config port -> modem
+        self._modems: dict[str, SimModem] = {}
+        self._modem_ports: dict[str, str] = {}  # device id -> config port
+        self._modem_lines: dict[str, SimModemLine] = {}  # config port -> running line
         for dev in config.devices:
+            if dev.kind == "modem" and dev.port and dev.protocol.lower() in ("", "at"):
+                self._add_modem(dev)
+                continue
+            if dev.kind == "lock_board" and dev.port and dev.protocol.lower() in ("", "kerong"):
+                self._add_lock_board(dev)
+                continue
             if not _simulated(dev):
                 continue
             if dev.address is None:
@@ -105,6 +129,12 @@ class HallSim:
             line.append(sim)
             self._devices[dev.id] = sim
             self._port_of[dev.id] = dev.port
+        mixed = sorted(set(self._lines) & set(self._lock_lines))
+        if mixed:
+            raise ValueError(f"ports {mixed} mix YC-BUS and Kerong devices: one protocol per line")
+        shared = sorted(set(self._modems) & (set(self._lines) | set(self._lock_lines)))
+        if shared:
+            raise ValueError(f"ports {shared} have a modem and bus devices: a modem has its port to itself")
         self._buses: dict[str, SimBus] = {}  # config port -> line, index order
         self.receipts_dir = Path(receipts_dir) if receipts_dir is not None else None
         # kiosk id -> its printer; created now (so tests can look), listening from start()
@@ -173,7 +203,9 @@ class HallSim:
     def urls(self) -> dict[str, str]:
         """Config port -> what the bridge opens instead (empty before `start()`)."""
         with self._lock:
-            return {port: bus.url for port, bus in self._buses.items()}
+            urls = {port: bus.url for port, bus in self._buses.items()}
+            urls |= {port: line.url for port, line in self._lock_buses.items()}
+            return urls | {port: line.url for port, line in self._modem_lines.items()}
 
     @property
     def printers(self) -> dict[str, SimPrinter]:
@@ -191,6 +223,62 @@ class HallSim:
             if not self._running:
                 return {}
             return {kiosk_id: printer.url for kiosk_id, printer in self._printers.items()}
+
+    @property
+    def lock_boards(self) -> dict[str, SimLockBoard]:
+        """Device id -> simulated Kerong lock board (a copy of the mapping)."""
+        return dict(self._lock_boards)
+
+    def lock_board(self, device_id: str) -> SimLockBoard:
+        """The simulated lock board with this config id (KeyError if it is not simulated)."""
+        return self._lock_boards[device_id]
+
+    def lock_line_of(self, device_id: str) -> SimLockLine:
+        """The running line a lock board is on (KeyError if not simulated, RuntimeError before `start()`)."""
+        board = self._lock_boards[device_id]
+        port = next(port for port, boards in self._lock_lines.items() if board in boards)
+        with self._lock:
+            line = self._lock_buses.get(port)
+        if line is None:
+            raise RuntimeError("HallSim is not started")
+        return line
+
+    @property
+    def modems(self) -> dict[str, SimModem]:
+        """Device id -> simulated GSM modem (a copy of the mapping)."""
+        return {device_id: self._modems[port] for device_id, port in self._modem_ports.items()}
+
+    def modem(self, device_id: str) -> SimModem:
+        """The simulated modem with this config id (KeyError if it is not simulated)."""
+        return self._modems[self._modem_ports[device_id]]
+
+    def modem_line_of(self, device_id: str) -> SimModemLine:
+        """The running port of a modem (KeyError if not simulated, RuntimeError before `start()`)."""
+        port = self._modem_ports[device_id]
+        with self._lock:
+            line = self._modem_lines.get(port)
+        if line is None:
+            raise RuntimeError("HallSim is not started")
+        return line
+
+    def _add_modem(self, dev: DeviceConfig) -> None:
+        if dev.port in self._modems:
+            raise ValueError(f"device {dev.id!r}: another modem is already on {dev.port}")
+        self._modems[dev.port] = SimModem()
+        self._modem_ports[dev.id] = dev.port
+
+    def _add_lock_board(self, dev: DeviceConfig) -> None:
+        if dev.address is None:
+            raise ValueError(f"device {dev.id!r}: a lock_board needs a bus address")
+        try:
+            board = SimLockBoard(dev.address)
+        except ValueError as exc:
+            raise ValueError(f"device {dev.id!r}: {exc}") from None
+        line = self._lock_lines.setdefault(dev.port, [])
+        if any(other.address == board.address for other in line):
+            raise ValueError(f"device {dev.id!r}: address {dev.address} already used on {dev.port}")
+        line.append(board)
+        self._lock_boards[dev.id] = board
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -213,6 +301,24 @@ class HallSim:
                     log.info(
                         "sim line index=%d port=%s url=%s devices=%d", index, port, bus.url, len(devices)
                     )
+                for index, (port, boards) in enumerate(self._lock_lines.items()):
+                    if self.transport == "tcp":
+                        lock_line = SimLockLine.tcp(*boards)
+                    else:
+                        link = self.link_dir / f"ttyKR{index}" if self.link_dir is not None else None
+                        lock_line = SimLockLine.pty(*boards, link=link)
+                    self._lock_buses[port] = lock_line
+                    lock_line.start()
+                    log.info("sim lock line index=%d port=%s url=%s", index, port, lock_line.url)
+                for index, (port, modem) in enumerate(self._modems.items()):
+                    if self.transport == "tcp":
+                        modem_line = SimModemLine.tcp(modem)
+                    else:
+                        link = self.link_dir / f"ttyGSM{index}" if self.link_dir is not None else None
+                        modem_line = SimModemLine.pty(modem, link=link)
+                    self._modem_lines[port] = modem_line
+                    modem_line.start()
+                    log.info("sim modem index=%d port=%s url=%s", index, port, modem_line.url)
                 for printer in self._printers.values():
                     printer.start()
             except BaseException:
@@ -233,6 +339,18 @@ class HallSim:
             except Exception:
                 log.exception("sim line stop failed port=%s", port)
         self._buses.clear()
+        for port, lock_line in list(self._lock_buses.items()):
+            try:
+                lock_line.stop()
+            except Exception:
+                log.exception("sim lock line stop failed port=%s", port)
+        self._lock_buses.clear()
+        for port, modem_line in list(self._modem_lines.items()):
+            try:
+                modem_line.stop()
+            except Exception:
+                log.exception("sim modem stop failed port=%s", port)
+        self._modem_lines.clear()
         for kiosk_id, printer in self._printers.items():
             try:
                 printer.stop()

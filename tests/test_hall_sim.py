@@ -89,17 +89,17 @@ def test_every_bus_device_of_the_example_hall_answers(
     expected = _sim_devices(example)
     assert len(expected) == 17  # 4 callers + 1 pad on ttyUSB0, 12 panels on ttyUSB1
     with HallSim(example, transport, link_dir=tmp_path) as sim:  # type: ignore[arg-type]
-        assert sim.ports == ("/dev/ttyUSB0", "/dev/ttyUSB1")
-        assert set(sim.urls) == {"/dev/ttyUSB0", "/dev/ttyUSB1"}  # lock board and modem are not YC-BUS
+        assert sim.ports == ("/dev/ttyUSB0", "/dev/ttyUSB1")  # the YC-BUS lines
+        # the Kerong lock board is on a line of its own (tests/test_lock_board.py speaks to it)
+        assert set(sim.urls) >= {"/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2"}
         if transport == "pty":
-            assert sim.urls == {
-                "/dev/ttyUSB0": str(tmp_path / "ttyYC0"),
-                "/dev/ttyUSB1": str(tmp_path / "ttyYC1"),
-            }
+            assert sim.urls["/dev/ttyUSB0"] == str(tmp_path / "ttyYC0")
+            assert sim.urls["/dev/ttyUSB1"] == str(tmp_path / "ttyYC1")
+            assert sim.urls["/dev/ttyUSB2"] == str(tmp_path / "ttyKR0")
         else:
             assert all(url.startswith("socket://127.0.0.1:") for url in sim.urls.values())
         assert set(sim.device_ids) == {dev_id for dev_id, *_ in expected}
-        masters = {port: Master(url) for port, url in sim.urls.items()}
+        masters = {port: Master(sim.urls[port]) for port in sim.ports}
         try:
             for dev_id, kind, port, address in expected:
                 assert sim.device(dev_id).address == address
@@ -404,7 +404,7 @@ def test_run_sim_without_a_broker_runs_the_devices_anyway(
         stop.set()
 
     assert run_sim(source, stop, "tcp", mqtt_wait_s=1.0, on_ready=on_ready) == 0
-    assert set(seen[0]) == {"/dev/ttyUSB0", "/dev/ttyUSB1"}
+    assert set(seen[0]) >= {"/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2"}  # 2: the lock board
     captured = capsys.readouterr()
     assert "running without MQTT control" in captured.err
     assert "/dev/ttyUSB1 -> socket://127.0.0.1:" in captured.out
