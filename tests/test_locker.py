@@ -352,3 +352,66 @@ def test_the_locker_over_http(tmp_path):
         app.state.live.close()
         worker.stop()
         store.close()
+
+
+# --- the whole chain: server, bridge, simulated lock board and modem ----------------------
+
+
+def test_deposit_and_pickup_through_the_bridge_to_the_simulated_hardware(broker, mqtt_probe, tmp_path):
+    from firmware_bridge.bridge import Bridge
+    from hw_sim.gsm_modem import SimModem, SimModemLine
+    from hw_sim.lock_board import SimLockBoard, SimLockLine
+
+    board = SimLockBoard(1)
+    locks = SimLockLine.tcp(board).start()
+    modem = SimModem()
+    gsm = SimModemLine.pty(modem).start()
+    config = on_ports(locker_hall(), broker.url, f"sqlite:///{tmp_path / 'hall.db'}")
+    config = replace(
+        config,
+        hall=replace(config.hall, id=f"t{uuid.uuid4().hex[:10]}"),
+        devices=(
+            replace(config.devices[0], port=locks.url, bridge="bridge-01"),
+            replace(config.devices[1], port=gsm.url, protocol="at", bridge="bridge-01"),
+        ),
+    )
+    root = f"yc/{config.hall.id}/"
+    mqtt_probe.subscribe(root + "state/locker/#")
+    mqtt_probe.subscribe(root + "event/#")
+    server = start_server(config)
+    bridge = Bridge(config, "bridge-01", tmp_path / "bridge", reply_timeout_s=0.2, telemetry_s=0.5)
+    bridge.start()
+    c = Caller(broker.port, config.hall.id)
+    try:
+        # the board's first status makes every door free
+        mqtt_probe.wait_for(
+            root + "state/locker/locker-01",
+            lambda m: set(door_states(m).values()) == {"free"},
+            timeout=10,
+        )
+        result = caller_ok(c("locker/locker-01/deposit", window="w01", phone=PHONE, case="QP-7"))
+        door = result["door"]
+        assert board.wait_for(lambda b: door in b.open_doors, 5), "the board never unlocked the door"
+        assert modem.wait_for(lambda m: len(m.sent) == 1, 10), "the modem never got the SMS"
+        sms = modem.sent[0]
+        assert sms.number.lstrip("+").endswith(PHONE)
+        code = re.search(r"取件码(\d{6})", sms.text).group(1)  # type: ignore[union-attr]
+        sent = json.loads(mqtt_probe.wait_for(root + "event/sms_sent", timeout=10).payload)
+        assert sent["id"] == f"{config.hall.id}-deposit-1"
+        mqtt_probe.wait_for(root + "state/locker/locker-01", lambda m: door_states(m)[door] == "open")
+        board.close(door)  # the clerk puts the documents in and shuts the door
+        mqtt_probe.wait_for(root + "state/locker/locker-01", lambda m: door_states(m)[door] == "occupied")
+
+        assert caller_ok(c("locker/locker-01/pickup", code=code)) == {"door": door}
+        assert board.wait_for(lambda b: door in b.open_doors, 5)
+        board.close(door)
+        mqtt_probe.wait_for(root + "state/locker/locker-01", lambda m: door_states(m)[door] == "free")
+        assert len(modem.sent) == 1
+        for message in mqtt_probe.messages:
+            assert PHONE not in message.payload.decode() and code not in message.payload.decode()
+    finally:
+        c.close()
+        bridge.stop()
+        server.stop()
+        gsm.stop()
+        locks.stop()
