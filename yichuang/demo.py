@@ -74,6 +74,10 @@ class Narrator:
             "evaluation": f"评价 rated    {ticket} at {event.get('window')}: {event.get('score')}/5",
             "help_requested": f"帮办 help     requested at {event.get('kiosk')}",
             "window_opened": f"开窗 opened   {event.get('window')}",
+            "locker_deposited": f"存件 locker   {event.get('locker')} door {event.get('door')} "
+            f"by {event.get('window')}; pickup code sent by SMS",
+            "locker_picked_up": f"取件 locker   {event.get('locker')} door {event.get('door')} picked up",
+            "sms_sent": f"短信 SMS sent ({event.get('parts')} part(s)) by {event.get('device')}",
         }
         text = lines.get(kind)
         if text:
@@ -353,6 +357,21 @@ class HallActors:
         self.kiosks = [k.id for k in config.kiosks if k.id != skip_kiosk] or [skip_kiosk or "kiosk-01"]
         self.services = sorted({s for w in self.windows for s in w.services})
         self.appointments = 0
+        # the file locker, when its lock board and modem are simulated: a clerk deposits a
+        # result now and then, and its citizen comes back with the code from the SMS
+        self.locker = self._simulated_locker()
+        self.pickups: list[tuple[str, int, str]] = []  # (locker, door, code) waiting to be collected
+
+    def _simulated_locker(self) -> tuple[str, str, str] | None:
+        """(locker id, lock board id, modem id) when all three are in the config and simulated."""
+        if self.sim is None or not self.config.lockers:
+            return None
+        boards = self.sim.lock_boards
+        modem = next(iter(self.sim.modems), None)
+        for device in self.config.devices:
+            if device.locker and device.id in boards and modem is not None:
+                return device.locker, device.id, modem
+        return None
 
     def open_windows(self) -> None:
         for index, window in enumerate(self.windows):
@@ -362,6 +381,8 @@ class HallActors:
         """One beat of the hall: a citizen or two arrive, and one clerk acts."""
         if self.rng.random() < 0.6:
             self._citizen()
+        if self.locker is not None and self.rng.random() < 0.08:
+            self._locker()
         window = self.rng.choice(self.windows)
         if window.id in self.keypads and self.sim is not None:
             self._keypad(window.id)
@@ -386,6 +407,34 @@ class HallActors:
         self.rpc.request(f"{path}/finish", {})
         if self.rng.random() < 0.7:
             self.rpc.request(f"{path}/evaluate", {"score": self.rng.choice([5, 5, 5, 4, 4, 3])})
+
+    def _locker(self) -> None:
+        """A clerk deposits a result (the door opens, they put it in and shut it), or a citizen
+        comes back with the code from the SMS the simulated modem received."""
+        assert self.locker is not None and self.sim is not None
+        locker, board_id, modem_id = self.locker
+        board, modem = self.sim.lock_board(board_id), self.sim.modem(modem_id)
+        if self.pickups and self.rng.random() < 0.5:
+            locker, door, code = self.pickups.pop(0)
+            if self.rpc.request(f"locker/{locker}/pickup", {"code": code})["ok"]:
+                board.wait_for(lambda b: door in b.open_doors, 3.0)
+                time.sleep(0.5 / self.speed)
+                board.close(door)
+            return
+        texts = len(modem.sent)
+        phone = f"139{self.rng.randrange(10**8):08d}"
+        window = self.rng.choice(self.windows).id
+        reply = self.rpc.request(f"locker/{locker}/deposit", {"window": window, "phone": phone})
+        if not reply["ok"]:
+            return
+        door = int(reply["result"]["door"])
+        board.wait_for(lambda b: door in b.open_doors, 3.0)
+        time.sleep(0.5 / self.speed)
+        board.close(door)
+        if modem.wait_for(lambda m: len(m.sent) > texts, 10.0):
+            found = re.search(r"取件码(\d{6})", modem.sent[-1].text)
+            if found:
+                self.pickups.append((locker, door, found.group(1)))
 
     def _keypad(self, window: str) -> None:
         """The clerk works the hardware caller: call, start, finish; the citizen rates on the pad."""
