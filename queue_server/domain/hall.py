@@ -22,7 +22,18 @@ from . import errors as e
 from .discipline import QueueSummary, WindowProfile, first_pick, newest_ahead, ticket_class, tickets_ahead
 from .estimate import HandlingTimes, estimate_wait_s
 from .hours import is_open
-from .lockers import HOLD, Deposit, LockerBook, WrongCode, code_hash, mask_phone, sms_text
+from .lockers import (
+    HOLD,
+    Deposit,
+    LockerBook,
+    LockerOffline,
+    NoModem,
+    UnknownDeposit,
+    WrongCode,
+    code_hash,
+    mask_phone,
+    sms_text,
+)
 from .model import (
     AT_WINDOW_STATES,
     FINAL_STATES,
@@ -954,9 +965,9 @@ class Hall:
         self._window(window_id)
         board = book.boards.get(locker_id)
         if board is None:
-            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+            raise LockerOffline(f"no lock board drives {locker_id}")
         if book.modem is None:
-            raise e.DomainError("no modem to send the pickup code", code="no_modem")
+            raise NoModem("no modem to send the pickup code")
         door = book.choose_door(locker_id, size)
         deposit = Deposit(
             id=book.next_id,
@@ -1004,7 +1015,7 @@ class Hall:
             raise WrongCode("no deposit in this locker has that code")
         board = book.boards.get(locker_id)
         if board is None:
-            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+            raise LockerOffline(f"no lock board drives {locker_id}")
         self._close_deposit(deposit, "picked_up", now)
         self.changes.device_commands.append((board.id, {"open": deposit.door}))
         self._event("locker_picked_up", now, locker=locker_id, door=deposit.door, deposit=deposit.id)
@@ -1019,10 +1030,10 @@ class Hall:
         self._window(window_id)
         deposit = book.deposits.get(deposit_id)
         if deposit is None or deposit.locker != locker_id:
-            raise e.DomainError(f"no waiting deposit {deposit_id} in {locker_id}", code="unknown_deposit")
+            raise UnknownDeposit(f"no waiting deposit {deposit_id} in {locker_id}")
         board = book.boards.get(locker_id)
         if board is None:
-            raise e.DomainError(f"no lock board drives {locker_id}", code="locker_offline")
+            raise LockerOffline(f"no lock board drives {locker_id}")
         self._close_deposit(deposit, "withdrawn", now)
         self.changes.device_commands.append((board.id, {"open": deposit.door}))
         self._event("locker_withdrawn", now, locker=locker_id, door=deposit.door, deposit=deposit.id)

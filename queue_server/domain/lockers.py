@@ -64,6 +64,14 @@ class UnknownDeposit(e.DomainError):
     code = "unknown_deposit"
 
 
+class LockerOffline(e.DomainError):
+    code = "locker_offline"
+
+
+class NoModem(e.DomainError):
+    code = "no_modem"
+
+
 @dataclass
 class Deposit:
     id: int
