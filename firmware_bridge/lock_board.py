@@ -5,34 +5,30 @@ as any serial port). It reads every board's status every `poll_s` and reports ea
 a door sensor; `open(device, door)` queues an unlock, which goes out before the next poll, is
 sent again (up to `attempts` in all) while the board stays silent, and counts as done only
 when a later status shows that door open. A board that misses `offline_after` polls in a row
-is offline until it answers again; a port that vanishes is reopened every second.
+is offline until it answers again; a port that vanishes is reopened every second
+(`firmware_bridge.serial_port`).
 
 Doors are the locker's numbers: door N is lock N-1 on the device's board (`address` 0-15).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import serial
 
 from firmware_bridge.codecs import kerong
 from firmware_bridge.codecs.kerong import Frame, FrameParser, KerongError
 from firmware_bridge.codecs.ycbus import KeyEvent
+from firmware_bridge.serial_port import PORT_ERRORS, REOPEN_S, ManagedPort
 from yichuang.config_model import DeviceConfig
 
 __all__ = ["DoorsHandler", "KerongLine", "UnlockFailedHandler"]
 
 log = logging.getLogger(__name__)
-
-REOPEN_S = 1.0
 
 DoorsHandler = Callable[[DeviceConfig, dict[int, bool]], None]
 """`(board, {door: open})` for all 16 channels, on every change and after each (re)connect."""
@@ -109,7 +105,15 @@ class KerongLine:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._port: Any = None
+        self._port = ManagedPort(
+            url,
+            baudrate=kerong.BAUDRATE,
+            timeout=0.002,
+            stats=self.stats,
+            on_open=self.parser.reset,
+            on_lost=self._all_offline,
+            logger=log,
+        )
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- outputs (any thread)
@@ -145,11 +149,11 @@ class KerongLine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(5)
-        self._close()
+        self._port.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._port is None and not self._open():
+            if not self._port.ensure_open():
                 self._fail_queued("no_reply")  # nobody can carry an unlock out now
                 self._check_confirmations()
                 self._stop.wait(REOPEN_S)
@@ -163,12 +167,12 @@ class KerongLine:
                         self._poll(board)
                 self._check_confirmations()
                 self._sleep()
-            except (serial.SerialException, OSError) as exc:
-                self.stats.port_errors += 1
-                log.warning("event=port_lost url=%s error=%s", self.url, exc)
-                self._close()
-                for board in self.boards.values():
-                    self._mark(board, False)
+            except PORT_ERRORS as exc:
+                self._port.lost(exc)
+
+    def _all_offline(self) -> None:
+        for board in self.boards.values():
+            self._mark(board, False)
 
     def _sleep(self) -> None:
         """Until the next poll or confirmation deadline is due, or an unlock is queued."""
@@ -178,23 +182,6 @@ class KerongLine:
         if rest > 0:
             self._wake.wait(rest)
         self._wake.clear()
-
-    def _open(self) -> bool:
-        try:
-            self._port = serial.serial_for_url(self.url, baudrate=kerong.BAUDRATE, timeout=0.002)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            log.debug("event=port_open_failed url=%s error=%s", self.url, exc)
-            self._port = None
-            return False
-        self.parser.reset()
-        log.info("event=port_open url=%s", self.url)
-        return True
-
-    def _close(self) -> None:
-        if self._port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                self._port.close()
-            self._port = None
 
     # ----------------------------------------------------------------- exchanges
 
@@ -231,7 +218,7 @@ class KerongLine:
 
     def _exchange(self, request: Frame, board: _Board) -> Frame | None:
         """Send one frame and wait for that board's STATUS; a silence counts as a miss."""
-        self._port.write(request.encode())
+        self._port.serial.write(request.encode())
         reply = self._await(board.address)
         if reply is not None:
             self.stats.frames_ok += 1
@@ -248,7 +235,7 @@ class KerongLine:
         deadline = time.monotonic() + self.reply_timeout_s
         while time.monotonic() < deadline:
             # what has arrived, or wait (up to the port timeout) for the first byte
-            chunk = self._port.read(self._port.in_waiting or 1)
+            chunk = self._port.serial.read(self._port.serial.in_waiting or 1)
             frames = self.parser.feed(chunk) if chunk else (self.parser.idle() if self.parser.pending else [])
             for frame in frames:
                 # a board echoes the lock nibble of the command: match on the board alone

@@ -1,11 +1,12 @@
 """The GSM modem on a serial port: sends SMS (pickup codes, notices) with AT commands in PDU mode.
 
-One `ModemLine` per modem port (a device path or ``socket://host:port``, opened with pyserial
-as `serial_bus` does), one thread. It initialises the modem (``AT``, ``ATE0``, ``AT+CMEE=1``,
-``AT+CMGF=0``), checks registration and signal (``AT+CREG?``, ``AT+CSQ``) every `check_s`
-seconds, and sends queued texts one at a time: each part with ``AT+CMGS=<len>``, the ``> ``
-prompt, the PDU and Ctrl-Z, then ``+CMGS: <mr>`` and ``OK`` (docs/hardware.md has the whole
-dialogue; the PDUs come from `firmware_bridge.codecs.sms_pdu`).
+One `ModemLine` per modem port (a device path or ``socket://host:port``, opened and reopened
+by `firmware_bridge.serial_port` as the RS-485 lines' ports are), one thread. It initialises
+the modem (``AT``, ``ATE0``, ``AT+CMEE=1``, ``AT+CMGF=0``), checks registration and signal
+(``AT+CREG?``, ``AT+CSQ``) every `check_s` seconds, and sends queued texts one at a time:
+each part with ``AT+CMGS=<len>``, the ``> `` prompt, the PDU and Ctrl-Z, then ``+CMGS: <mr>``
+and ``OK`` (docs/hardware.md has the whole dialogue; the PDUs come from
+`firmware_bridge.codecs.sms_pdu`).
 
 A text gets up to `attempts` tries, `retry_pause_s` apart; a retry resumes at the first part
 the network has not taken, with the same concatenation reference, so the phone still joins
@@ -20,7 +21,6 @@ form a number may take in a log.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import random
@@ -30,8 +30,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import serial
 
 from firmware_bridge.codecs.sms_pdu import (
     CMS_NO_NETWORK,
@@ -44,6 +42,7 @@ from firmware_bridge.codecs.sms_pdu import (
     parse_csq,
     parse_result_line,
 )
+from firmware_bridge.serial_port import PORT_ERRORS, REOPEN_S, ManagedPort
 from yichuang.config_model import DeviceConfig
 
 __all__ = [
@@ -60,7 +59,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BAUDRATE = 115200  # what USB GSM modems (SIM800/SIM7600, Quectel EC2x) ship with or autobaud to
-REOPEN_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
 PROMPT_TIMEOUT_S = 5.0
 # TS 27.005 leaves it open; modules document up to 60 s for +CMGS while the network answers
@@ -242,8 +240,17 @@ class ModemLine:
         self._sent_ids: dict[str, tuple[float, int]] = {}  # id -> (wall clock sent, parts)
         # a restarted bridge must not reuse the reference of a long text it sent a moment ago
         self._reference = random.randrange(256)
-        self._port: Any = None
         self._rx = bytearray()
+        self._port = ManagedPort(
+            url,
+            baudrate=baudrate,
+            timeout=0.05,
+            write_timeout=2,
+            stats=self.stats,
+            on_open=lambda: self._rx.clear(),  # looked up at each open, should `_rx` ever be rebound
+            on_lost=self._unreachable,
+            logger=log,
+        )
         self._ready = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -303,7 +310,8 @@ class ModemLine:
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(5)
-        self._close()
+        self._port.close()
+        self._ready = False
 
     def _run(self) -> None:
         next_check = 0.0
@@ -328,32 +336,6 @@ class ModemLine:
 
     # ----------------------------------------------------------------- port and modem state
 
-    def _open(self) -> bool:
-        try:
-            self._port = serial.serial_for_url(
-                self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=2
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            log.debug("event=port_open_failed url=%s error=%s", self.url, exc)
-            self._port = None
-            return False
-        self._rx.clear()
-        log.info("event=port_open url=%s", self.url)
-        return True
-
-    def _close(self) -> None:
-        if self._port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                self._port.close()
-            self._port = None
-        self._ready = False
-
-    def _port_lost(self, exc: Exception) -> None:
-        self.stats.port_errors += 1
-        log.warning("event=port_lost url=%s error=%s", self.url, exc)
-        self._close()
-        self._unreachable()
-
     def _unreachable(self) -> None:
         """No modem to talk to (silent, or no port): initialise again next time, state unknown."""
         self._ready = False
@@ -364,7 +346,7 @@ class ModemLine:
         """Port open and modem initialised (again after any silence: it may have rebooted)."""
         if self._ready:
             return True
-        if self._port is None and not self._open():
+        if not self._port.ensure_open():
             self._unreachable()
             return False
         try:
@@ -378,8 +360,8 @@ class ModemLine:
         except _NoAnswer:
             self._unreachable()
             return False
-        except (serial.SerialException, OSError) as exc:
-            self._port_lost(exc)
+        except PORT_ERRORS as exc:
+            self._port.lost(exc)
             return False
         self._ready = True
         log.info("event=modem_ready device=%s", self.device.id)
@@ -395,8 +377,8 @@ class ModemLine:
         except _NoAnswer:
             self._unreachable()
             return
-        except (serial.SerialException, OSError) as exc:
-            self._port_lost(exc)
+        except PORT_ERRORS as exc:
+            self._port.lost(exc)
             return
         stats = [s for s in (parse_creg(line) for line in creg.lines) if s is not None]
         if stats:
@@ -483,8 +465,8 @@ class ModemLine:
                 if error is not None:
                     return sent, error
                 sent += 1
-        except (serial.SerialException, OSError) as exc:
-            self._port_lost(exc)
+        except PORT_ERRORS as exc:
+            self._port.lost(exc)
             return sent, TIMEOUT
         return sent, None
 
@@ -581,15 +563,15 @@ class ModemLine:
             lines.append(line)
 
     def _write(self, data: bytes) -> None:
-        self._port.write(data)
-        self._port.flush()
+        self._port.serial.write(data)
+        self._port.serial.flush()
 
     def _discard_input(self) -> None:
         """Forget what came before: a late answer to an earlier command, unsolicited codes."""
         # read it away rather than reset_input_buffer(): on a pty that vanished, tcflush raises
         # termios.error, which is no OSError, where a read fails as any lost port does
-        while waiting := self._port.in_waiting:
-            self._port.read(waiting)
+        while waiting := self._port.serial.in_waiting:
+            self._port.serial.read(waiting)
         self._rx.clear()
 
     def _next_line(self, deadline: float, *, prompt: bool = False) -> str | None:
@@ -611,5 +593,5 @@ class ModemLine:
                 # stopping: answer "nothing came", so a send in progress ends within one read
                 if time.monotonic() >= deadline or self._stop.is_set():
                     return None
-                chunk = self._port.read(self._port.in_waiting or 1)
+                chunk = self._port.serial.read(self._port.serial.in_waiting or 1)
                 self._rx += chunk

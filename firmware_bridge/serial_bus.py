@@ -4,28 +4,25 @@ One thread per line (a serial device path or a `socket://host:port` URL, opened 
 pyserial as any serial port). Each turn it first sends any display or lamp change still
 owed to a device, then polls the next device. A device that misses `offline_after`
 exchanges in a row is offline until it answers again; a port that vanishes is reopened
-every second, so unplugging a USB-RS485 adapter and plugging it back needs no restart.
+every second (`firmware_bridge.serial_port`), so unplugging a USB-RS485 adapter and plugging
+it back needs no restart.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import serial
 
 from firmware_bridge.codecs import ycbus
 from firmware_bridge.codecs.ycbus import CodecError, Frame, FrameParser, FrameType, KeyEvent
+from firmware_bridge.serial_port import PORT_ERRORS, REOPEN_S, ManagedPort
 from yichuang.config_model import DeviceConfig
 
 log = logging.getLogger(__name__)
 
-REOPEN_S = 1.0
 KEYLESS = frozenset({"led_panel"})  # nothing to fetch from these: no keys
 KEYLESS_POLL_S = 1.0
 # a POLL and its IDLE reply: 14 bytes of 10 bits at 115200 baud
@@ -90,7 +87,15 @@ class SerialBus:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._port: Any = None
+        self._port = ManagedPort(
+            url,
+            baudrate=ycbus.BAUDRATE,
+            timeout=0.002,
+            stats=self.stats,
+            on_open=self.parser.reset,
+            on_lost=self._all_offline,
+            logger=log,
+        )
         self._seq = 0
         self._owed_turn = 0
         self._thread: threading.Thread | None = None
@@ -124,7 +129,7 @@ class SerialBus:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(5)
-        self._close()
+        self._port.close()
 
     def _run(self) -> None:
         order = sorted(self.devices)
@@ -132,7 +137,7 @@ class SerialBus:
         cycle_started = time.monotonic()
         cycle_busy = False
         while not self._stop.is_set():
-            if self._port is None and not self._open():
+            if not self._port.ensure_open():
                 self._stop.wait(REOPEN_S)
                 continue
             try:
@@ -157,29 +162,12 @@ class SerialBus:
                         self._wake.clear()
                     cycle_started = time.monotonic()
                     cycle_busy = False
-            except (serial.SerialException, OSError) as exc:
-                self.stats.port_errors += 1
-                log.warning("event=port_lost url=%s error=%s", self.url, exc)
-                self._close()
-                for device in self.devices.values():
-                    self._mark(device, False)
+            except PORT_ERRORS as exc:
+                self._port.lost(exc)
 
-    def _open(self) -> bool:
-        try:
-            self._port = serial.serial_for_url(self.url, baudrate=ycbus.BAUDRATE, timeout=0.002)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            log.debug("event=port_open_failed url=%s error=%s", self.url, exc)
-            self._port = None
-            return False
-        self.parser.reset()
-        log.info("event=port_open url=%s", self.url)
-        return True
-
-    def _close(self) -> None:
-        if self._port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                self._port.close()
-            self._port = None
+    def _all_offline(self) -> None:
+        for device in self.devices.values():
+            self._mark(device, False)
 
     # ----------------------------------------------------------------- exchanges
 
@@ -241,7 +229,7 @@ class SerialBus:
         for attempt in range(1 + self.retransmits):
             if attempt:
                 self.stats.retransmits += 1
-            self._port.write(data)
+            self._port.serial.write(data)
             reply = self._await(request)
             if reply is not None:
                 self.stats.frames_ok += 1
@@ -259,7 +247,7 @@ class SerialBus:
         while time.monotonic() < deadline:
             # what has arrived, or wait (up to the port timeout) for the first byte: a read of a
             # fixed size would sit out the whole timeout although the reply is already there
-            chunk = self._port.read(self._port.in_waiting or 1)
+            chunk = self._port.serial.read(self._port.serial.in_waiting or 1)
             frames = self.parser.feed(chunk) if chunk else (self.parser.idle() if self.parser.pending else [])
             for frame in frames:
                 if ycbus.is_reply_to(frame, request):

@@ -30,14 +30,12 @@ Nothing here logs a number or a text: they are personal data even in a simulator
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import queue
 import re
 import threading
 from collections.abc import Callable
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Self
 
 from firmware_bridge.codecs.sms_pdu import (
     CMS_NO_NETWORK,
@@ -49,11 +47,11 @@ from firmware_bridge.codecs.sms_pdu import (
     decode_submit,
 )
 from hw_sim.pty_port import PtyPort, SimPort, TcpPort
+from hw_sim.sim_line import SimLine
 
 __all__ = ["SimModem", "SimModemLine"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CTRL_Z = 0x1A
 ESC = 0x1B
@@ -288,120 +286,31 @@ class SimModem:
         return None
 
 
-class SimModemLine:
-    """Serves one `SimModem` on a pty pair or a ``socket://`` listener from a daemon thread."""
+class SimModemLine(SimLine):
+    """Serves one `SimModem` on a pty pair or a ``socket://`` listener from a daemon thread
+    (`hw_sim.sim_line.SimLine`); after `replug()` the modem powers up afresh (echo on)."""
+
+    NAME = "simmodem"
 
     def __init__(self, port: SimPort, modem: SimModem) -> None:
-        self._port = port
+        super().__init__(port)
         self.modem = modem
-        self._calls: queue.SimpleQueue[tuple[Callable[[], object], threading.Event, list[object]]]
-        self._calls = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
-    def pty(cls, modem: SimModem, link: str | os.PathLike[str] | None = None) -> SimModemLine:
+    def pty(cls, modem: SimModem, link: str | os.PathLike[str] | None = None) -> Self:
         """The modem behind a pty (the bridge opens `url`: the slave, or `link` when given)."""
         return cls(PtyPort(link), modem)
 
     @classmethod
-    def tcp(cls, modem: SimModem, port: int = 0) -> SimModemLine:
+    def tcp(cls, modem: SimModem, port: int = 0) -> Self:
         """The modem behind ``socket://127.0.0.1:PORT`` (`port=0` picks a free one)."""
         return cls(TcpPort(port), modem)
 
-    @property
-    def url(self) -> str:
-        """What the bridge opens with pyserial."""
-        return self._port.url
+    def _on_data(self, data: bytes) -> None:
+        reply = self.modem.receive(data) if data else b""
+        if reply:
+            self._reply(reply)
 
-    def start(self) -> Self:
-        """Serve the port in a daemon thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"simmodem {self.url}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._port.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def unplug(self) -> None:
-        """The port vanishes (USB modem pulled out): pty closed, or TCP closed and refused."""
-        self._call(self._port.unplug)
-
-    def replug(self) -> None:
-        """The port comes back; the modem powers up afresh (echo on)."""
-
-        def plug() -> None:
-            self._port.replug()
-            self.modem.reboot()
-
-        self._call(plug)
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"!")
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the serving thread, which alone touches the port, and wait for it."""
-        if self._thread is None or threading.current_thread() is self._thread:
-            return fn()
-        done = threading.Event()
-        box: list[object] = []
-        self._calls.put((fn, done, box))
-        self._wake()
-        if not done.wait(5):
-            raise TimeoutError("SimModemLine thread did not answer")
-        if box and isinstance(box[0], BaseException):
-            raise box[0]
-        return box[0] if box else None  # type: ignore[return-value]
-
-    def _run_calls(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 64):
-                pass
-        while True:
-            try:
-                fn, done, box = self._calls.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                box.append(fn())
-            except BaseException as exc:
-                box.append(exc)
-            done.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._port.read(0.5, self._wake_r)
-            except OSError as exc:  # the port closed under us: unplug/stop sort it out
-                log.debug("simmodem read failed err=%s", exc)
-                data = b""
-            self._run_calls()
-            if not data:
-                continue
-            reply = self.modem.receive(data)
-            if reply:
-                try:
-                    self._port.write(reply)
-                except OSError as exc:
-                    log.debug("simmodem write failed err=%s", exc)
+    def _reset(self) -> None:
+        """A USB modem plugged back in has just powered up."""
+        self.modem.reboot()

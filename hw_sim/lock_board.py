@@ -13,25 +13,17 @@ Doors are numbered as on the board's connectors and in `[[locker]]`: door N is l
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import itertools
-import logging
 import os
-import queue
 import threading
-import time
 from collections.abc import Callable, Iterable
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Self
 
 from firmware_bridge.codecs import kerong
 from firmware_bridge.codecs.kerong import Command, Frame, FrameParser
 from hw_sim.pty_port import PtyPort, SimPort, TcpPort
+from hw_sim.sim_line import FramedSimLine
 
 __all__ = ["SimLockBoard", "SimLockLine"]
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class SimLockBoard:
@@ -189,45 +181,32 @@ class SimLockBoard:
                 self._cond.notify_all()
 
 
-class SimLockLine:
+class SimLockLine(FramedSimLine[Frame]):
     """One RS-485 line of lock boards, served from a background thread.
 
     Build it with `SimLockLine.pty(...)` or `SimLockLine.tcp(...)`, give `url` to the bridge
-    and `start()`/`stop()` it (or use it as a context manager).
+    and `start()`/`stop()` it (or use it as a context manager). The serving itself, line
+    faults included, is `hw_sim.sim_line.FramedSimLine`'s.
     """
 
-    # after this much silence a partial frame is dead (a host writes a frame in one go)
-    IDLE_GAP_S: ClassVar[float] = 0.03
+    NAME = "simlocks"
+    _parser: FrameParser
 
     def __init__(self, port: SimPort, boards: Iterable[SimLockBoard] = ()) -> None:
-        self._port = port
+        super().__init__(port, FrameParser())
         self._boards: dict[int, SimLockBoard] = {}
-        self._parser = FrameParser()
-        self._calls: queue.SimpleQueue[tuple[Callable[[], object], threading.Event, list[object]]]
-        self._calls = queue.SimpleQueue()
-        self._writes: list[tuple[float, int, bytes]] = []
-        self._order = itertools.count()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         for board in boards:
             self.add(board)
 
     @classmethod
-    def pty(cls, *boards: SimLockBoard, link: str | os.PathLike[str] | None = None) -> SimLockLine:
+    def pty(cls, *boards: SimLockBoard, link: str | os.PathLike[str] | None = None) -> Self:
         """A line on a pty pair; the bridge opens `url` (the slave, or `link` when given)."""
         return cls(PtyPort(link), boards)
 
     @classmethod
-    def tcp(cls, *boards: SimLockBoard, port: int = 0) -> SimLockLine:
+    def tcp(cls, *boards: SimLockBoard, port: int = 0) -> Self:
         """A line behind ``socket://127.0.0.1:PORT`` (`port=0` picks a free one)."""
         return cls(TcpPort(port), boards)
-
-    @property
-    def url(self) -> str:
-        """What the bridge opens with pyserial (`serial_for_url`)."""
-        return self._port.url
 
     @property
     def boards(self) -> tuple[SimLockBoard, ...]:
@@ -249,114 +228,6 @@ class SimLockLine:
         """Frames from the host whose SUM was wrong."""
         return self._parser.checksum_errors
 
-    # --- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Serve the line in a daemon thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"simlocks {self.url}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._port.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- line faults ------------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Write raw bytes to the host, as noise or a foreign talker would."""
-        self._call(lambda: self._port.write(data))
-
-    def unplug(self) -> None:
-        """Make the port vanish (pty closed and its link removed, or TCP closed and refused)."""
-        self._call(self._port.unplug)
-
-    def replug(self) -> None:
-        """Bring the port back."""
-
-        def plug() -> None:
-            self._port.replug()
-            self._parser.reset()
-
-        self._call(plug)
-
-    # --- the loop ---------------------------------------------------------------------------
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"!")
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the line's thread, which alone touches the port, and wait for it."""
-        if self._thread is None or threading.current_thread() is self._thread:
-            return fn()
-        done = threading.Event()
-        box: list[object] = []
-        self._calls.put((fn, done, box))
-        self._wake()
-        if not done.wait(5):
-            raise TimeoutError("SimLockLine thread did not answer")
-        if box and isinstance(box[0], BaseException):
-            raise box[0]
-        return box[0] if box else None  # type: ignore[return-value]
-
-    def _run_calls(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 64):
-                pass
-        while True:
-            try:
-                fn, done, box = self._calls.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                box.append(fn())
-            except BaseException as exc:
-                box.append(exc)
-            done.set()
-
-    def _run(self) -> None:
-        last_rx = time.monotonic()
-        while not self._stop.is_set():
-            timeout = self.IDLE_GAP_S if self._parser.pending else 0.5
-            if self._writes:
-                timeout = min(timeout, max(0.0, self._writes[0][0] - time.monotonic()))
-            try:
-                data = self._port.read(timeout, self._wake_r)
-            except OSError as exc:  # the port closed under us: unplug/stop sort it out
-                log.debug("simlocks read failed err=%s", exc)
-                data = b""
-            self._run_calls()
-            now = time.monotonic()
-            if data:
-                last_rx = now
-                frames = self._parser.feed(data)
-            elif self._parser.pending and now - last_rx >= self.IDLE_GAP_S:
-                frames = self._parser.idle()
-            else:
-                frames = []
-            for frame in frames:
-                self._dispatch(frame)
-            while self._writes and self._writes[0][0] <= time.monotonic():
-                self._send(heapq.heappop(self._writes)[2])
-
     def _dispatch(self, frame: Frame) -> None:
         if frame.command == Command.STATUS:
             return  # another board's reply (or our own echo): not for a board to answer
@@ -364,15 +235,5 @@ class SimLockLine:
         if board is None:
             return
         data, delay = board.handle(frame)
-        if data is None:
-            return
-        if delay > 0:
-            heapq.heappush(self._writes, (time.monotonic() + delay, next(self._order), data))
-        else:
-            self._send(data)
-
-    def _send(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-        except OSError as exc:
-            log.debug("simlocks write failed err=%s", exc)
+        if data is not None:
+            self._reply(data, delay)

@@ -9,17 +9,11 @@ included. Tests drive the devices through their control API (`press`, `lines`, `
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import itertools
-import logging
 import os
-import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Self
 
 from firmware_bridge.codecs import ycbus
 from firmware_bridge.codecs.ycbus import (
@@ -35,11 +29,9 @@ from firmware_bridge.codecs.ycbus import (
     ReplyCache,
 )
 from hw_sim.pty_port import PtyPort, SimPort, TcpPort
+from hw_sim.sim_line import FramedSimLine
 
 __all__ = ["SimBus", "SimCaller", "SimDevice", "SimEvalPad", "SimLedPanel"]
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class _ReplyFaults:
@@ -306,47 +298,33 @@ class SimLedPanel(SimDevice):
     has_buzzer = False
 
 
-class SimBus:
+class SimBus(FramedSimLine[Frame]):
     """One RS-485 line with its devices, served from a background thread.
 
     Build it with `SimBus.pty(...)` or `SimBus.tcp(...)`, give `url` to the bridge, and
-    `start()`/`stop()` it (or use it as a context manager).
+    `start()`/`stop()` it (or use it as a context manager). The serving itself is
+    `hw_sim.sim_line.FramedSimLine`'s.
     """
 
-    # Longer than any pause inside one frame written by a master over a pty or loopback TCP;
-    # after this much silence a partial frame is dead (no byte stuffing, see FrameParser.idle).
-    IDLE_GAP_S: ClassVar[float] = 0.03
+    NAME = "simbus"
+    _parser: FrameParser
 
     def __init__(self, port: SimPort, devices: Iterable[SimDevice] = ()) -> None:
-        self._port = port
+        super().__init__(port, FrameParser())
         self._devices: dict[int, SimDevice] = {}
         self._faults = _ReplyFaults()
-        self._parser = FrameParser()
-        self._calls: queue.SimpleQueue[tuple[Callable[[], object], threading.Event, list[object]]]
-        self._calls = queue.SimpleQueue()
-        self._writes: list[tuple[float, int, bytes]] = []
-        self._order = itertools.count()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         for device in devices:
             self.add(device)
 
     @classmethod
-    def pty(cls, *devices: SimDevice, link: str | os.PathLike[str] | None = None) -> SimBus:
+    def pty(cls, *devices: SimDevice, link: str | os.PathLike[str] | None = None) -> Self:
         """A bus on a pty pair; the bridge opens `url` (the slave, or `link` when given)."""
         return cls(PtyPort(link), devices)
 
     @classmethod
-    def tcp(cls, *devices: SimDevice, port: int = 0) -> SimBus:
+    def tcp(cls, *devices: SimDevice, port: int = 0) -> Self:
         """A bus behind ``socket://127.0.0.1:PORT`` (`port=0` picks a free one)."""
         return cls(TcpPort(port), devices)
-
-    @property
-    def url(self) -> str:
-        """What the bridge opens with pyserial (`serial_for_url`)."""
-        return self._port.url
 
     @property
     def port(self) -> SimPort:
@@ -379,53 +357,7 @@ class SimBus:
         """Bytes from the master that were not part of a good frame."""
         return self._parser.dropped_bytes
 
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Serve the line in a daemon thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"simbus {self.url}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._port.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- bus-level faults -------------------------------------------------------------------
-
-    def inject_garbage(self, data: bytes) -> None:
-        """Write raw bytes to the master, as noise or a foreign talker on the line would."""
-        self._call(lambda: self._port.write(data))
-
-    def unplug(self) -> None:
-        """Make the port vanish (pty closed and its link removed, or TCP client and listener closed)."""
-        self._call(self._port.unplug)
-
-    def replug(self) -> None:
-        """Bring the port back (a pty gets a new /dev/pts/N; the link follows it)."""
-
-        def plug() -> None:
-            self._port.replug()
-            self._parser.reset()
-
-        self._call(plug)
+    # --- bus-level faults (`inject_garbage`, `unplug` and `replug` are the line's) ------------
 
     def garble_next(self, n: int = 1) -> None:
         """Corrupt the next `n` replies, whichever device sends them."""
@@ -439,65 +371,7 @@ class SimBus:
         """Hold every reply on the line back by `seconds` (0 to stop)."""
         self._faults.delay_replies(seconds)
 
-    # --- the loop ---------------------------------------------------------------------------
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"!")
-
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the bus thread, which alone touches the port, and wait for it."""
-        if self._thread is None or threading.current_thread() is self._thread:
-            return fn()
-        done = threading.Event()
-        box: list[object] = []
-        self._calls.put((fn, done, box))
-        self._wake()
-        if not done.wait(5):
-            raise TimeoutError("SimBus thread did not answer")
-        if box and isinstance(box[0], BaseException):
-            raise box[0]
-        return box[0] if box else None  # type: ignore[return-value]
-
-    def _run_calls(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 64):
-                pass
-        while True:
-            try:
-                fn, done, box = self._calls.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                box.append(fn())
-            except BaseException as exc:
-                box.append(exc)
-            done.set()
-
-    def _run(self) -> None:
-        last_rx = time.monotonic()
-        while not self._stop.is_set():
-            timeout = self.IDLE_GAP_S if self._parser.pending else 0.5
-            if self._writes:
-                timeout = min(timeout, max(0.0, self._writes[0][0] - time.monotonic()))
-            try:
-                data = self._port.read(timeout, self._wake_r)
-            except OSError as exc:  # the port closed under us: let unplug/stop sort it out
-                log.debug("simbus read failed err=%s", exc)
-                data = b""
-            self._run_calls()
-            now = time.monotonic()
-            if data:
-                last_rx = now
-                frames = self._parser.feed(data)
-            elif self._parser.pending and now - last_rx >= self.IDLE_GAP_S:
-                frames = self._parser.idle()
-            else:
-                frames = []
-            for frame in frames:
-                self._dispatch(frame)
-            while self._writes and self._writes[0][0] <= time.monotonic():
-                self._send(heapq.heappop(self._writes)[2])
+    # --- the protocol -----------------------------------------------------------------------
 
     def _dispatch(self, frame: Frame) -> None:
         if frame.addr == BROADCAST:
@@ -514,15 +388,5 @@ class SimBus:
         if data is not None:
             data, bus_delay = self._faults.apply(data)
             delay += bus_delay
-        if data is None:
-            return
-        if delay > 0:
-            heapq.heappush(self._writes, (time.monotonic() + delay, next(self._order), data))
-        else:
-            self._send(data)
-
-    def _send(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-        except OSError as exc:
-            log.debug("simbus write failed err=%s", exc)
+        if data is not None:
+            self._reply(data, delay)
