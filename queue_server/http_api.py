@@ -289,6 +289,7 @@ class DepositOut(Out):
     window: str
     phone: str = Field(examples=["138****5678"], description="masked")
     status: str
+    sms: str = Field(examples=["sent"], description="the pickup SMS: pending | sent | failed")
     deposited_at: str
     expires_at: str
     case: str | None = None

@@ -59,6 +59,10 @@ class MqttApi:
         if self._boards:
             client.subscribe(f"{self.root}device/+/state", self._on_board_state)
             client.subscribe(f"{self.root}device/+/status", self._on_board_status)
+        if config.lockers:
+            # whether each pickup code reached its citizen, for the clerk's screen
+            client.subscribe(f"{self.root}event/sms_sent", self._on_sms_result)
+            client.subscribe(f"{self.root}event/sms_failed", self._on_sms_result)
 
     def start(self) -> None:
         if self.gateway is not None:
@@ -124,6 +128,18 @@ class MqttApi:
         self.worker.submit(
             Query(lambda hall: hall.locker_sensed(board, None, opened, reported), lambda _: None)
         )
+
+    def _on_sms_result(self, message: Message) -> None:
+        sent = message.topic.endswith("/sms_sent")
+        try:
+            sms_id = json.loads(message.payload.decode("utf-8"))["id"]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+            log.warning("event=bad_sms_event topic=%s", message.topic)
+            return
+        if isinstance(sms_id, str):
+            self.worker.submit(
+                Query(lambda hall: hall.locker_sms_result(sms_id, sent, self.worker.clock()), lambda _: None)
+            )
 
     def _on_board_status(self, message: Message) -> None:
         board = message.topic.split("/")[-2]

@@ -76,6 +76,7 @@ ul.list li:first-child{border-top:0}
 ul.list button{padding:8px 14px;font-size:16px}
 .empty{color:var(--muted);font-size:15px;padding:6px 0}
 .help li{background:#fff7e6;border-radius:10px;padding:10px;margin-bottom:8px;border-top:0}
+.sms-failed{color:var(--red);font-weight:700;font-size:14px}
 """
 
 SCRIPT = """
@@ -252,8 +253,11 @@ function loadDeposits(){
     if(!mine.length){ul.innerHTML='<li class="empty">本窗口暂无存件 · Nothing deposited by this window</li>';return}
     mine.forEach(function(d){
       var li=document.createElement('li'), b=document.createElement('button');
+      var sms=d.sms==='failed'?'<div class="sms-failed">短信未发出：请取回后重新存入 · SMS failed: take back, deposit again</div>':
+        d.sms==='sent'?' · 短信已发 SMS sent':' · 短信发送中 SMS pending';
       li.innerHTML='<div><b>'+esc(d.door)+'号门</b> <span class="muted">'+esc(d.phone)+(d.case?' · '+esc(d.case):'')+
-        '</span><div class="muted">'+esc(hallTime(d.deposited_at))+' · 至 until '+esc(String(d.expires_at).slice(5,10))+'</div></div>';
+        '</span><div class="muted">'+esc(hallTime(d.deposited_at))+' · 至 until '+esc(String(d.expires_at).slice(5,10))+
+        (d.sms==='failed'?'':sms)+'</div>'+(d.sms==='failed'?sms:'')+'</div>';
       b.textContent='取回 Take back';
       b.onclick=function(){
         post('/api/v1/lockers/'+encodeURIComponent(d.locker)+'/withdraw','withdraw-'+d.id,{deposit:d.id,window:W})

@@ -149,6 +149,30 @@ def test_a_clerk_takes_a_deposit_back(hall, clock):
     assert getattr(gone.value, "code", "") == "wrong_code"
 
 
+def test_the_modems_report_on_the_code_is_kept_on_the_deposit(hall, clock):
+    deposit(hall, clock)
+    hall.drain_changes()
+    sms_id = f"{hall.config.hall.id}-deposit-1"
+    assert hall.waiting_deposits()[0]["sms"] == "pending"
+    hall.locker_sms_result(sms_id, False, clock())
+    changes = hall.drain_changes()
+    assert changes.deposits[1].sms == "failed"
+    assert changes.events == [
+        (
+            "locker_sms",
+            {"at": clock().isoformat(), "locker": "locker-01", "door": 1, "deposit": 1, "sms": "failed"},
+        )
+    ]
+    hall.locker_sms_result(sms_id, True, clock())  # a retry got through
+    assert hall.waiting_deposits()[0]["sms"] == "sent"
+    hall.drain_changes()
+    hall.locker_sms_result(sms_id, False, clock())  # a late failure of an earlier try: no news
+    hall.locker_sms_result("otherhall-deposit-1", False, clock())
+    hall.locker_sms_result(f"{hall.config.hall.id}-deposit-x", True, clock())
+    assert hall.drain_changes().empty()
+    assert hall.waiting_deposits()[0]["sms"] == "sent"
+
+
 def test_phone_numbers_are_masked_for_screens() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("+8613812345678") == "138****5678"
@@ -407,6 +431,9 @@ def test_deposit_and_pickup_through_the_bridge_to_the_simulated_hardware(broker,
         board.close(door)
         mqtt_probe.wait_for(root + "state/locker/locker-01", lambda m: door_states(m)[door] == "free")
         assert len(modem.sent) == 1
+        # the modem's report reached the deposit's record (the clerk's console shows it)
+        sms = mqtt_probe.wait_for(root + "event/locker_sms", timeout=10)
+        assert json.loads(sms.payload)["sms"] == "sent"
         for message in mqtt_probe.messages:
             assert PHONE not in message.payload.decode() and code not in message.payload.decode()
     finally:

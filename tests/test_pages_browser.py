@@ -223,6 +223,12 @@ def test_console_deposits_in_the_locker_and_takes_back(tmp_path: Path) -> None:
         listed = console.inner_text("#deposits")
         assert "1号门" in listed and "138****5678" in listed and "QP-2026-00042" in listed
         assert "13812345678" not in console.content()
+        # the modem could not send the code: the clerk is told, on the deposit itself
+        assert hall.worker is not None
+        now = datetime.now(ZoneInfo(TZ))
+        hall.worker.read(lambda h: h.locker_sms_result("qp-deposit-1", False, now))
+        console.wait_for_selector("#deposits .sms-failed")
+        assert "短信未发出" in console.inner_text("#deposits")
         console.select_option("#dep-size", "M")
         console.fill("#dep-phone", "13900001111")
         console.click("#deposit")

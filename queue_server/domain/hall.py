@@ -1069,6 +1069,23 @@ class Hall:
         if (sensors.online, sensors.open_doors, sensors.doors) != before:
             self.changes.lockers.add(locker_id)
 
+    def locker_sms_result(self, sms_id: str, sent: bool, now: datetime) -> None:
+        """The modem's report on a pickup SMS (`event/sms_sent` or `sms_failed`, id
+        `{hall}-deposit-{n}`): kept on the waiting deposit, for the clerk's screen. A later
+        `sent` (a retry that got through) overrides a `failed`."""
+        prefix = f"{self.config.hall.id}-deposit-"
+        if not sms_id.startswith(prefix) or not sms_id[len(prefix) :].isdigit():
+            return
+        deposit = self.lockers.deposits.get(int(sms_id[len(prefix) :]))
+        status = "sent" if sent else "failed"
+        if deposit is None or deposit.sms == status or (deposit.sms == "sent" and not sent):
+            return
+        deposit.sms = status
+        self.changes.deposits[deposit.id] = deposit
+        self._event(
+            "locker_sms", now, locker=deposit.locker, door=deposit.door, deposit=deposit.id, sms=status
+        )
+
     def locker_state(self, locker_id: str) -> dict[str, object]:
         return self.lockers.state(locker_id)
 

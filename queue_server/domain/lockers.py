@@ -85,6 +85,9 @@ class Deposit:
     expires_at: datetime
     status: str = "waiting"  # waiting | picked_up | withdrawn
     picked_up_at: datetime | None = None
+    # what the modem reported of the pickup SMS: pending | sent | failed (the clerk must know
+    # when a citizen never got the code: take the result back and deposit it again)
+    sms: str = "pending"
 
     def public(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -94,6 +97,7 @@ class Deposit:
             "window": self.window,
             "phone": self.phone_masked,
             "status": self.status,
+            "sms": self.sms,
             "deposited_at": self.deposited_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
         }

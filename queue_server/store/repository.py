@@ -546,6 +546,7 @@ def _deposit_row(hall: str, x: Deposit) -> dict[str, Any]:
         "expires_at": x.expires_at,
         "status": x.status,
         "picked_up_at": x.picked_up_at,
+        "sms": x.sms,
     }
 
 
@@ -562,6 +563,7 @@ def _deposit(r: Any) -> Deposit:
         expires_at=r["expires_at"],
         status=r["status"],
         picked_up_at=r["picked_up_at"],
+        sms=r["sms"],
     )
 
 

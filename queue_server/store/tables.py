@@ -153,6 +153,7 @@ locker_deposits = Table(
     Column("expires_at", AwareDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("picked_up_at", AwareDateTime),
+    Column("sms", String(8), nullable=False, server_default="pending"),
 )
 
 # Answers to commands by request id: a retried command gets its first answer back.
