@@ -95,13 +95,23 @@ td .tk{font-weight:800;font-size:15px}
 .chip.idle{background:#1d3b66;color:#bcd8ff}.chip.calling{background:#5a4a10;color:#ffe08a}.chip.serving{background:#164a31;color:#b6f5cf}
 .chip.paused{background:#5a3410;color:#ffc98a}
 .err{color:#ff8a85;font-size:13px;min-height:0}
+main.with-lockers{grid-template-rows:minmax(0,26%) minmax(0,1fr) minmax(0,24%) auto;
+grid-template-areas:"devices help" "devices alarms" "hall alarms" "lockers lockers"}
+#lockers-card{grid-area:lockers}
+.locker+.locker{margin-top:8px}
+.doors{display:grid;grid-template-columns:repeat(auto-fill,minmax(64px,1fr));gap:6px;margin-top:6px}
+.door{border-radius:8px;padding:4px 6px;text-align:center;line-height:1.15}
+.door b{display:block;font-size:18px}.door small{font-size:11px}
+.door.free{background:#164a31;color:#b6f5cf}.door.occupied{background:#1d3b66;color:#bcd8ff}
+.door.open{background:#5a4a10;color:#ffe08a}.door.fault{background:#5c1d1a;color:#ffb3ae}
 @media (max-height:860px) and (min-width:1101px){
  /* a laptop: too short for one fixed screen, so the page scrolls and the cards take their height */
  body{height:auto}main{grid-template-rows:auto minmax(0,1fr) auto}
  .scroll{overflow:visible}#alarms-card .scroll{max-height:560px;overflow:auto}
 }
 @media (max-width:1100px){
- body{height:auto}main{grid-template-columns:1fr;grid-template-rows:none;grid-template-areas:"help" "devices" "alarms" "hall"}
+ body{height:auto}main,main.with-lockers{grid-template-columns:1fr;grid-template-rows:none;
+ grid-template-areas:"help" "devices" "alarms" "hall" "lockers"}
  .scroll{overflow:visible}#alarms-card .scroll{max-height:420px;overflow:auto}
  #hall-card .cols{grid-template-columns:1fr}
 }
@@ -110,7 +120,7 @@ td .tk{font-weight:800;font-size:15px}
 SCRIPT = """
 (function(){
 var D=JSON.parse(document.getElementById('dash-data').textContent);
-var devices={}, alarms=[], help=[], windows={}, queues={}, live=false, es=null, fresh={}, keys={}, helpError='';
+var devices={}, alarms=[], help=[], windows={}, queues={}, lockers={}, live=false, es=null, fresh={}, keys={}, helpError='';
 var $=function(id){return document.getElementById(id)};
 function esc(s){return String(s==null?'':s).replace(/[&<>"']/g,function(c){return'&#'+c.charCodeAt(0)+';'})}
 var KINDS=[['queue_server','服务器','Server'],['bridge','设备网关','Bridges'],['kiosk','取号机','Kiosks'],['display','显示屏','Displays'],
@@ -257,13 +267,31 @@ function poll(){
   getJSON('/api/v1/devices').then(function(list){list.forEach(putDevice);renderDevices()},function(){});
   getJSON('/api/v1/windows').then(function(list){list.forEach(function(w){windows[w.window]=w});renderHall()},function(){});
   getJSON('/api/v1/queues').then(function(list){list.forEach(function(q){queues[q.service]=q});renderHall()},function(){});
-  loadAlarms(); loadHelp();
+  loadAlarms(); loadHelp(); loadLockers();
 }
 function setLive(on){live=on;$('live').className=on?'on':'';$('live').textContent=on?'实时 Live':'重连中 Reconnecting'}
 function onState(m){
   var p=String(m.topic).split('/');
   if(p[1]==='window'){windows[p[2]]=m.payload;renderHall()}
   else if(p[1]==='queue'){queues[p[2]]=m.payload;renderHall()}
+  else if(p[1]==='locker'){lockers[p[2]]=m.payload;renderLockers()}
+}
+var DOOR={free:['空闲','Free'],occupied:['有件','In use'],open:['门开','Open'],fault:['故障','Fault']};
+function renderLockers(){
+  if(!D.lockers.length){return}
+  $('lockers').innerHTML=D.lockers.map(function(lk){
+    var s=lockers[lk.id]||{}, doors=s.doors||lk.doors.map(function(d){return{door:d.door,size:d.size,state:'fault'}});
+    var count={}; doors.forEach(function(d){count[d.state]=(count[d.state]||0)+1});
+    return '<div class="locker" data-locker="'+esc(lk.id)+'"><div class="muted">'+esc(lk.id)+' '+esc(lk.location)+' · '+
+      Object.keys(DOOR).filter(function(k){return count[k]}).map(function(k){return DOOR[k][0]+' '+count[k]}).join(' · ')+'</div>'+
+      '<div class="doors">'+doors.map(function(d){var w=DOOR[d.state]||[d.state,''];
+        return '<div class="door '+esc(d.state)+'" data-door="'+esc(d.door)+'" title="'+esc(w[1])+'"><b>'+esc(d.door)+'</b>'+
+          '<small>'+esc(d.size)+' '+esc(w[0])+'</small></div>'}).join('')+'</div></div>';
+  }).join('');
+}
+function loadLockers(){
+  if(!D.lockers.length){return}
+  getJSON('/api/v1/lockers').then(function(list){list.forEach(function(lk){lockers[lk.locker]=lk});renderLockers()},function(){});
 }
 var renderSoon=null;
 function deviceSoon(){if(!renderSoon){renderSoon=setTimeout(function(){renderSoon=null;renderDevices()},100)}}
@@ -282,7 +310,7 @@ function connect(){
   es.addEventListener('event',function(e){var m=JSON.parse(e.data);if(m.type&&m.type.indexOf('help_')===0){loadHelp()}});
 }
 function tick(){$('clock').textContent=fmtClock.format(new Date())}
-renderDevices();renderAlarms();renderHelp();renderHall();tick();poll();connect();
+renderDevices();renderAlarms();renderHelp();renderHall();renderLockers();tick();poll();connect();
 setInterval(tick,1000);
 setInterval(function(){renderDevices();renderAlarms();renderHall();if(help.length){renderHelp()}},5000);
 setInterval(function(){if(!live){poll()}},4000);
@@ -325,7 +353,21 @@ def render(config: Config) -> str:
             {"id": s.id, "prefix": s.prefix, "name": s.name, "name_en": s.name_en} for s in config.services
         ],
         "expected": expected_devices(config),
+        "lockers": [
+            {
+                "id": lk.id,
+                "location": lk.location,
+                "doors": [{"door": d.door, "size": d.size} for d in lk.doors],
+            }
+            for lk in config.lockers
+        ],
     }
+    lockers_card = (
+        '<section class="card" id="lockers-card"><h2>自助文件柜<small>File lockers</small></h2>'
+        '<div class="scroll" id="lockers"></div></section>'
+        if config.lockers
+        else ""
+    )
     body = f"""
 <header>
   <h1>{esc(hall.name)} · 运维看板<small>{esc(hall.name_en)} · Technicians' dashboard</small></h1>
@@ -338,14 +380,14 @@ def render(config: Config) -> str:
   <span id="live">连接中 Connecting</span>
   <span id="clock"></span>
 </header>
-<main>
+<main{' class="with-lockers"' if config.lockers else ""}>
   <section class="card" id="devices-card"><h2>设备<small>Devices</small></h2><div class="scroll" id="devices"></div></section>
   <section class="card" id="help-card"><h2>取号机求助<small>Help requests (帮办 · 绿色通道)</small></h2>
     <ul class="list scroll" id="help"></ul></section>
   <section class="card" id="alarms-card"><h2>告警<small>Recent alarms</small></h2><ul class="list scroll" id="alarms"></ul></section>
   <section class="card" id="hall-card"><h2>窗口与排队<small>Windows &amp; queues</small></h2>
     <div class="cols"><div class="scroll"><table id="windows"></table></div><div class="scroll"><table id="queues"></table></div></div>
-  </section>
+  </section>{lockers_card}
 </main>
 <script type="application/json" id="dash-data">{_json_for_script(data)}</script>
 <script>{SCRIPT}</script>

@@ -24,7 +24,7 @@ from test_pages_browser import CHROMIUM, DOCS_IMG, _require_browser, browser
 
 from queue_server.app import Server
 from yichuang.broker_process import BrokerProcess
-from yichuang.config_model import Config, DeviceConfig, DisplayConfig, KioskConfig
+from yichuang.config_model import Config, DeviceConfig, DisplayConfig, KioskConfig, LockerConfig, LockerDoor
 
 WAIT_MS = 8_000  # "within a few seconds"
 
@@ -84,6 +84,12 @@ def dashboard_config(config: Config) -> Config:
             DeviceConfig("eval-w01", "eval_pad", window="w01", bridge="bridge-01"),
             DeviceConfig("led-w01", "led_panel", window="w01", bridge="bridge-01"),
             DeviceConfig("btn-w09", "gpio_button", window="w09", bridge="bridge-01"),
+            DeviceConfig("lockboard-01", "lock_board", "kerong", bridge="bridge-01", locker="locker-01"),
+        ),
+        lockers=(
+            LockerConfig(
+                "locker-01", tuple(LockerDoor(n, "S" if n <= 6 else "M") for n in range(1, 9)), "一楼"
+            ),
         ),
     )
 
@@ -194,6 +200,13 @@ def stage(hall: Hall) -> None:
     hall.info("bridge-01", "bridge")
     hall.status("bridge-01", "online")
     hall.telemetry("bridge-01", uptime_s=86400 * 3 + 7200)
+    # the locker: its board online, a door standing open
+    hall.info("lockboard-01", "lock_board")
+    hall.status("lockboard-01", "online")
+    doors = [{"door": n, "open": n == 2} for n in range(1, 9)]
+    hall.probe.publish(
+        f"{hall.root}device/lockboard-01/state", {"locker": "locker-01", "doors": doors}, retain=True
+    )
     for device, kind in (
         ("caller-w01", "caller"),
         ("eval-w01", "eval_pad"),
@@ -236,6 +249,19 @@ def shoot(hall: Hall, out: Path) -> None:
         tab.wait_for_selector("#help li[data-help]", timeout=WAIT_MS)
         tab.wait_for_timeout(300)
         tab.screenshot(path=str(out))
+
+
+def test_the_lockers_doors_follow_the_lock_board(hall: Hall, page: Any) -> None:
+    # before the board has spoken every door is a fault: nothing can be promised
+    page.wait_for_selector('.door.fault[data-door="1"]', timeout=WAIT_MS)
+    hall.status("lockboard-01", "online")
+    doors = [{"door": n, "open": n == 3} for n in range(1, 9)]
+    hall.probe.publish(
+        f"{hall.root}device/lockboard-01/state", {"locker": "locker-01", "doors": doors}, retain=True
+    )
+    page.wait_for_selector('.door.open[data-door="3"]', timeout=WAIT_MS)
+    assert page.locator(".door.free").count() == 7
+    assert "门开 1" in page.inner_text('[data-locker="locker-01"]')
 
 
 def test_screenshot_of_a_lively_dashboard(hall: Hall, tmp_path: Path) -> None:
