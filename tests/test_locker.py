@@ -442,3 +442,54 @@ def test_deposit_and_pickup_through_the_bridge_to_the_simulated_hardware(broker,
         server.stop()
         gsm.stop()
         locks.stop()
+
+
+# --- a database from before the SMS status --------------------------------------------------
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_deposits_table_from_an_older_version_gains_its_new_column(db, tmp_path, request):
+    from sqlalchemy import MetaData, Table, create_engine, inspect
+
+    from queue_server.store import tables
+    from queue_server.store.repository import Store
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    hall_id = f"old{uuid.uuid4().hex[:8]}"
+    now = Clock()()
+    # the table as the version before the SMS status made it, holding a waiting deposit
+    older = MetaData()
+    old_table = Table(
+        "locker_deposits", older, *[c._copy() for c in tables.locker_deposits.columns if c.name != "sms"]
+    )
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        old_table.drop(conn, checkfirst=True)
+        old_table.create(conn)
+        conn.execute(
+            old_table.insert(),
+            {
+                "hall": hall_id,
+                "id": 4,
+                "locker": "locker-01",
+                "door": 3,
+                "window": "w01",
+                "case_no": None,
+                "phone_masked": "138****5678",
+                "code_hash": "x" * 64,
+                "deposited_at": now,
+                "expires_at": now + timedelta(days=7),
+                "status": "waiting",
+                "picked_up_at": None,
+            },
+        )
+    engine.dispose()
+    store = Store(url, hall_id)
+    store.open()
+    try:
+        assert "sms" in {c["name"] for c in inspect(store.engine).get_columns("locker_deposits")}
+        snapshot = store.load(now, now.date(), 10)
+        assert [(d.id, d.door, d.sms) for d in snapshot.deposits] == [(4, 3, "pending")]
+        assert snapshot.next_deposit_id == 5
+    finally:
+        store.close()

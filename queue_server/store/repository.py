@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateColumn
 
 from queue_server.domain.hall import Snapshot
 from queue_server.domain.lockers import Deposit
@@ -105,6 +107,7 @@ class Store:
         """Create the tables if needed and take the hall's single-writer lock."""
         try:
             t.metadata.create_all(self.engine)
+            self._add_missing_columns()
         except Exception as exc:
             raise StoreError(f"cannot open database {self.engine.url.render_as_string()}: {exc}") from exc
         self._lock()
@@ -113,6 +116,24 @@ class Store:
                 target=self._checkpoints, name="sqlite-checkpoint", daemon=True
             )
             self._checkpointer.start()
+
+    def _add_missing_columns(self) -> None:
+        """Columns a newer version added to an existing table (each nullable or with a server
+        default, so the rows already there stay valid): `create_all` makes missing tables,
+        not missing columns, and a hall's database outlives many upgrades."""
+        inspector = sa_inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in t.metadata.sorted_tables:
+                if not inspector.has_table(table.name):
+                    continue
+                present = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in present:
+                        continue
+                    ddl = CreateColumn(column).compile(dialect=self.engine.dialect)
+                    name = self.engine.dialect.identifier_preparer.quote(table.name)
+                    conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {ddl}"))
+                    log.info("event=column_added table=%s column=%s", table.name, column.name)
 
     def _checkpoints(self) -> None:
         """Copy the write-ahead log back into the database once a second, beside the writer."""
