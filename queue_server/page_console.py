@@ -255,9 +255,11 @@ function loadDeposits(){
       var li=document.createElement('li'), b=document.createElement('button');
       var sms=d.sms==='failed'?'<div class="sms-failed">短信未发出：请取回后重新存入 · SMS failed: take back, deposit again</div>':
         d.sms==='sent'?' · 短信已发 SMS sent':' · 短信发送中 SMS pending';
+      // past its pickup date the result goes back to the window: say so on the deposit
+      var late=Date.parse(d.expires_at)<Date.now()?'<div class="sms-failed overdue">已过取件期：请取回 · Past its pickup date: take it back</div>':'';
       li.innerHTML='<div><b>'+esc(d.door)+'号门</b> <span class="muted">'+esc(d.phone)+(d.case?' · '+esc(d.case):'')+
         '</span><div class="muted">'+esc(hallTime(d.deposited_at))+' · 至 until '+esc(String(d.expires_at).slice(5,10))+
-        (d.sms==='failed'?'':sms)+'</div>'+(d.sms==='failed'?sms:'')+'</div>';
+        (d.sms==='failed'?'':sms)+'</div>'+(d.sms==='failed'?sms:'')+late+'</div>';
       b.textContent='取回 Take back';
       b.onclick=function(){
         post('/api/v1/lockers/'+encodeURIComponent(d.locker)+'/withdraw','withdraw-'+d.id,{deposit:d.id,window:W})

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -240,6 +240,14 @@ def test_console_deposits_in_the_locker_and_takes_back(tmp_path: Path) -> None:
         console.wait_for_function("document.querySelectorAll('#deposits button').length === 1")
         doors = hall.api.get("/api/v1/lockers").json()[0]["doors"]
         assert [d["state"] for d in doors] == ["free", "free", "free", "free", "occupied", "free"]
+        # a result deposited eight days ago is past its pickup date: the clerk is told to take it back
+        old = datetime.now(ZoneInfo(TZ)) - timedelta(days=8)
+        hall.worker.read(
+            lambda h: h.locker_deposit("locker-01", "w01", "13700001111", None, None, "135790", old)
+        )
+        console.wait_for_selector("#deposits .overdue")
+        assert "已过取件期" in console.inner_text("#deposits")
+        assert console.locator("#deposits .overdue").count() == 1
 
 
 def test_citizen_cancels_from_the_ticket_page(tmp_path: Path) -> None:
