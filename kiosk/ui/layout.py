@@ -236,6 +236,19 @@ def _nav(out: list[Widget], p: _Page, s: KioskState, back: bool = True, home: bo
     return (cursor, y, x + w - cursor, h)
 
 
+def _done_button(p: _Page, lang: str, enabled: bool = True) -> Button:
+    """完成 / Done at the right of the bottom bar: the end of a visit (ticket taken, door opened)."""
+    nx, ny, nw, nh = p.nav()
+    return Button(
+        (nx + nw - p.px(360), ny, p.px(360), nh),
+        "done",
+        t("done", lang),
+        style="primary",
+        size=p.font(44),
+        enabled=enabled,
+    )
+
+
 def _pager(out: list[Widget], p: _Page, s: KioskState, rect: Rect, page: int, pages: int) -> None:
     if pages <= 1:
         return
@@ -798,17 +811,8 @@ def _ticket(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) 
         out.append(
             Text((qx, y + side, side, p.px(60)), t("scan_status", lang), p.font(30), "muted", align="center")
         )
+    out.append(_done_button(p, lang, enabled=not s.printing))
     nx, ny, nw, nh = p.nav()
-    out.append(
-        Button(
-            (nx + nw - p.px(360), ny, p.px(360), nh),
-            "done",
-            t("done", lang),
-            style="primary",
-            size=p.font(44),
-            enabled=not s.printing,
-        )
-    )
     try:
         materials = flow.catalogue.service(ticket.service).materials
     except KeyError:
@@ -983,16 +987,7 @@ def _picked_up(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wra
     for line in note_lines:
         out.append(Text((tx, cursor, tw, int(note * 1.4)), line, note, "muted", align=align))
         cursor += int(note * 1.4)
-    nx, ny, nw, nh = p.nav()
-    out.append(
-        Button(
-            (nx + nw - p.px(360), ny, p.px(360), nh),
-            "done",
-            t("done", lang),
-            style="primary",
-            size=p.font(44),
-        )
-    )
+    out.append(_done_button(p, lang))
 
 
 def _scan(out: list[Widget], p: _Page, s: KioskState, flow: Flow, wrap: Wrap) -> None:
