@@ -21,7 +21,7 @@ from typing import ClassVar, Self
 from firmware_bridge.codecs import kerong
 from firmware_bridge.codecs.kerong import Command, Frame, FrameParser
 from hw_sim.pty_port import PtyPort, SimPort, TcpPort
-from hw_sim.sim_line import FramedSimLine
+from hw_sim.sim_line import FramedSimLine, ReplyFaults
 
 __all__ = ["SimLockBoard", "SimLockLine"]
 
@@ -48,9 +48,9 @@ class SimLockBoard:
         self._plugged = True
         self._received: list[Frame] = []
         self._unlocks: list[int] = []
-        self._drop = 0
-        self._garble = 0
-        self._delay = 0.0
+        # any single changed byte changes the sum (x ^ 0xFF - x = 255 - 2x is odd): the first
+        # hook byte, inside the frame
+        self._faults = ReplyFaults(lambda reply: 3)
 
     # --- what a citizen or a technician does ------------------------------------------------
 
@@ -140,18 +140,15 @@ class SimLockBoard:
 
     def drop_replies(self, n: int = 1) -> None:
         """Carry out the next `n` commands but lose their replies."""
-        with self._cond:
-            self._drop += n
+        self._faults.drop_replies(n)
 
     def garble_next(self, n: int = 1) -> None:
         """Flip one byte in each of the next `n` replies (a checksum error at the host)."""
-        with self._cond:
-            self._garble += n
+        self._faults.garble_next(n)
 
     def delay_replies(self, seconds: float) -> None:
         """Send every reply `seconds` late (0 to stop)."""
-        with self._cond:
-            self._delay = max(0.0, seconds)
+        self._faults.delay_replies(seconds)
 
     # --- the protocol -----------------------------------------------------------------------
 
@@ -169,14 +166,7 @@ class SimLockBoard:
                 elif frame.command != Command.READ_STATUS:
                     return None, 0.0  # a command this board does not know: no answer
                 reply = kerong.status_reply(self.address, self._closed, self._occupied, frame.lock).encode()
-                if self._drop:
-                    self._drop -= 1
-                    return None, 0.0
-                if self._garble:
-                    self._garble -= 1
-                    # any single changed byte changes the sum: x ^ 0xFF - x = 255 - 2x is odd
-                    reply = reply[:3] + bytes((reply[3] ^ 0xFF,)) + reply[4:]
-                return reply, self._delay
+                return self._faults.apply(reply)
             finally:
                 self._cond.notify_all()
 

@@ -29,44 +29,14 @@ from firmware_bridge.codecs.ycbus import (
     ReplyCache,
 )
 from hw_sim.pty_port import PtyPort, SimPort, TcpPort
-from hw_sim.sim_line import FramedSimLine
+from hw_sim.sim_line import FramedSimLine, ReplyFaults
 
 __all__ = ["SimBus", "SimCaller", "SimDevice", "SimEvalPad", "SimLedPanel"]
 
 
-class _ReplyFaults:
-    """Faults applied to outgoing replies; shared shape for a device and for a whole bus."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._garble = 0
-        self._drop = 0
-        self._delay = 0.0
-
-    def garble_next(self, n: int = 1) -> None:
-        with self._lock:
-            self._garble += n
-
-    def drop_replies(self, n: int = 1) -> None:
-        with self._lock:
-            self._drop += n
-
-    def delay_replies(self, seconds: float) -> None:
-        with self._lock:
-            self._delay = max(0.0, seconds)
-
-    def apply(self, data: bytes) -> tuple[bytes | None, float]:
-        """The bytes to send (None = lost) and how long to hold them back."""
-        with self._lock:
-            if self._drop:
-                self._drop -= 1
-                return None, 0.0
-            if self._garble:
-                self._garble -= 1
-                # One flipped byte inside addr..payload: CRC-16 catches every single-byte error.
-                mid = 1 + (len(data) - 3) // 2
-                data = data[:mid] + bytes((data[mid] ^ 0xFF,)) + data[mid + 1 :]
-            return data, self._delay
+def _garble_at(data: bytes) -> int:
+    """One flipped byte inside addr..payload: CRC-16 catches every single-byte error."""
+    return 1 + (len(data) - 3) // 2
 
 
 class SimDevice:
@@ -88,7 +58,7 @@ class SimDevice:
             raise ValueError(f"bus address {address} outside 1..247")
         self.address = address
         self._cond = threading.Condition()
-        self._faults = _ReplyFaults()
+        self._faults = ReplyFaults(_garble_at)
         self._plugged = True
         self._received: list[Frame] = []
         self._applied: list[Frame] = []
@@ -312,7 +282,7 @@ class SimBus(FramedSimLine[Frame]):
     def __init__(self, port: SimPort, devices: Iterable[SimDevice] = ()) -> None:
         super().__init__(port, FrameParser())
         self._devices: dict[int, SimDevice] = {}
-        self._faults = _ReplyFaults()
+        self._faults = ReplyFaults(_garble_at)
         for device in devices:
             self.add(device)
 

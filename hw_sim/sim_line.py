@@ -26,10 +26,46 @@ from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 from hw_sim.pty_port import SimPort
 
-__all__ = ["FramedSimLine", "SimLine"]
+__all__ = ["FramedSimLine", "ReplyFaults", "SimLine"]
 
 T = TypeVar("T")
 F = TypeVar("F")
+
+
+class ReplyFaults:
+    """Faults a simulated device (or a whole line) applies to the replies it sends: lost,
+    garbled or late. `garble_at(reply)` is the byte the protocol's check must catch flipped."""
+
+    def __init__(self, garble_at: Callable[[bytes], int]) -> None:
+        self._garble_at = garble_at
+        self._lock = threading.Lock()
+        self._garble = 0
+        self._drop = 0
+        self._delay = 0.0
+
+    def garble_next(self, n: int = 1) -> None:
+        with self._lock:
+            self._garble += n
+
+    def drop_replies(self, n: int = 1) -> None:
+        with self._lock:
+            self._drop += n
+
+    def delay_replies(self, seconds: float) -> None:
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
+    def apply(self, data: bytes) -> tuple[bytes | None, float]:
+        """The bytes to send (None = lost) and how long to hold them back."""
+        with self._lock:
+            if self._drop:
+                self._drop -= 1
+                return None, 0.0
+            if self._garble:
+                self._garble -= 1
+                at = self._garble_at(data)
+                data = data[:at] + bytes((data[at] ^ 0xFF,)) + data[at + 1 :]
+            return data, self._delay
 
 
 class SimLine(ABC):
