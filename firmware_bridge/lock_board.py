@@ -219,7 +219,12 @@ class KerongLine:
     def _exchange(self, request: Frame, board: _Board) -> Frame | None:
         """Send one frame and wait for that board's STATUS; a silence counts as a miss."""
         self._port.serial.write(request.encode())
-        reply = self._await(board.address)
+        # a board echoes the lock nibble of the command: match on the board alone
+        reply = self._port.await_frame(
+            self.parser,
+            self.reply_timeout_s,
+            lambda frame: frame.command == kerong.Command.STATUS and frame.board == board.address,
+        )
         if reply is not None:
             self.stats.frames_ok += 1
             board.misses = 0
@@ -229,18 +234,6 @@ class KerongLine:
         board.misses += 1
         if board.misses >= self.offline_after:
             self._mark(board, False)
-        return None
-
-    def _await(self, address: int) -> Frame | None:
-        deadline = time.monotonic() + self.reply_timeout_s
-        while time.monotonic() < deadline:
-            # what has arrived, or wait (up to the port timeout) for the first byte
-            chunk = self._port.serial.read(self._port.serial.in_waiting or 1)
-            frames = self.parser.feed(chunk) if chunk else (self.parser.idle() if self.parser.pending else [])
-            for frame in frames:
-                # a board echoes the lock nibble of the command: match on the board alone
-                if frame.command == kerong.Command.STATUS and frame.board == address:
-                    return frame
         return None
 
     def _status(self, board: _Board, reply: Frame) -> None:

@@ -230,7 +230,9 @@ class SerialBus:
             if attempt:
                 self.stats.retransmits += 1
             self._port.serial.write(data)
-            reply = self._await(request)
+            reply = self._port.await_frame(
+                self.parser, self.reply_timeout_s, lambda frame: ycbus.is_reply_to(frame, request)
+            )
             if reply is not None:
                 self.stats.frames_ok += 1
                 device.misses = 0
@@ -240,18 +242,6 @@ class SerialBus:
         device.misses += 1
         if device.misses >= self.offline_after:
             self._mark(device, False)
-        return None
-
-    def _await(self, request: Frame) -> Frame | None:
-        deadline = time.monotonic() + self.reply_timeout_s
-        while time.monotonic() < deadline:
-            # what has arrived, or wait (up to the port timeout) for the first byte: a read of a
-            # fixed size would sit out the whole timeout although the reply is already there
-            chunk = self._port.serial.read(self._port.serial.in_waiting or 1)
-            frames = self.parser.feed(chunk) if chunk else (self.parser.idle() if self.parser.pending else [])
-            for frame in frames:
-                if ycbus.is_reply_to(frame, request):
-                    return frame
         return None
 
     def _mark(self, device: _Device, online: bool) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import serial
 
-__all__ = ["PORT_ERRORS", "REOPEN_S", "ManagedPort", "PortStats"]
+__all__ = ["PORT_ERRORS", "REOPEN_S", "FrameParser", "ManagedPort", "PortStats"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,20 @@ class PortStats(Protocol):
     """The driver's counters; a lost port counts in `port_errors`."""
 
     port_errors: int
+
+
+F = TypeVar("F")
+
+
+class FrameParser(Protocol[F]):
+    """A framed protocol's byte parser (YC-BUS, Kerong): bytes in, whole frames out."""
+
+    @property
+    def pending(self) -> int: ...
+
+    def feed(self, data: bytes) -> list[F]: ...
+
+    def idle(self) -> list[F]: ...
 
 
 class ManagedPort:
@@ -87,6 +102,19 @@ class ManagedPort:
             with contextlib.suppress(*PORT_ERRORS):
                 self.serial.close()
             self.serial = None
+
+    def await_frame(self, parser: FrameParser[F], timeout_s: float, match: Callable[[F], bool]) -> F | None:
+        """The first frame `match` accepts within `timeout_s`, or None. Raises PORT_ERRORS."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            # what has arrived, or wait (up to the port timeout) for the first byte: a read of a
+            # fixed size would sit out the whole timeout although the reply is already there
+            chunk = self.serial.read(self.serial.in_waiting or 1)
+            frames = parser.feed(chunk) if chunk else (parser.idle() if parser.pending else [])
+            for frame in frames:
+                if match(frame):
+                    return frame
+        return None
 
     def lost(self, exc: Exception) -> None:
         """The port failed under the driver: count it, say so once, close it, devices offline."""
