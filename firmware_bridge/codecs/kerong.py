@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from firmware_bridge.codecs.framing import HuntingParser
 from yichuang.errors import YichuangError
 
 __all__ = [
@@ -209,7 +210,7 @@ def decode(data: bytes) -> Frame:
     return Frame(data[1], data[2], bytes(data[3:-2]))
 
 
-class FrameParser:
+class FrameParser(HuntingParser[Frame]):
     """Incremental receiver for either side of the line: feed it bytes, get good frames.
 
     It hunts for STX, reads the size off the command byte and checks ETX and SUM; a candidate
@@ -217,64 +218,20 @@ class FrameParser:
     so noise, truncation and unknown commands never stall it.
     """
 
+    START = STX
+    HEADER = 3  # STX, address, command: the command byte gives the size
+
     def __init__(self) -> None:
-        self._buf = bytearray()
+        super().__init__()
         self.checksum_errors = 0
-        self.dropped_bytes = 0
 
-    @property
-    def pending(self) -> int:
-        """Bytes held back as the start of a frame not yet complete."""
-        return len(self._buf)
+    def _size(self, buf: bytearray) -> int | None:
+        return _SIZES.get(buf[2])
 
-    def feed(self, data: bytes) -> list[Frame]:
-        """Add received bytes; return the frames they completed, oldest first."""
-        self._buf += data
-        return self._drain(flush=False)
-
-    def idle(self) -> list[Frame]:
-        """The line went quiet: a partial frame will never complete, so hunt through it."""
-        return self._drain(flush=True)
-
-    def reset(self) -> None:
-        """Forget any partial frame (after reopening the port)."""
-        self._buf.clear()
-
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self.dropped_bytes += n
-
-    def _drain(self, flush: bool) -> list[Frame]:
-        out: list[Frame] = []
-        buf = self._buf
-        while buf:
-            start = buf.find(STX)
-            if start < 0:
-                self._drop(len(buf))
-                break
-            if start:
-                self._drop(start)
-            if len(buf) < 3:
-                if flush:
-                    self._drop(1)
-                    continue
-                break
-            size = _SIZES.get(buf[2])
-            if size is None:
-                self._drop(1)
-                continue
-            if len(buf) < size:
-                if flush:
-                    self._drop(1)
-                    continue
-                break
-            if buf[size - 2] != ETX:
-                self._drop(1)
-                continue
-            if checksum(buf[: size - 1]) != buf[size - 1]:
-                self.checksum_errors += 1
-                self._drop(1)
-                continue
-            out.append(Frame(buf[1], buf[2], bytes(buf[3 : size - 2])))
-            del buf[:size]
-        return out
+    def _frame(self, buf: bytearray, size: int) -> Frame | None:
+        if buf[size - 2] != ETX:
+            return None
+        if checksum(buf[: size - 1]) != buf[size - 1]:
+            self.checksum_errors += 1
+            return None
+        return Frame(buf[1], buf[2], bytes(buf[3 : size - 2]))

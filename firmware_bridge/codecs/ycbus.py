@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from firmware_bridge.codecs.framing import HuntingParser
 from yichuang.errors import YichuangError
 
 __all__ = [
@@ -213,7 +214,7 @@ class Frame:
         return cls(data[1], data[2], data[3], data[_HEADER:-2])
 
 
-class FrameParser:
+class FrameParser(HuntingParser[Frame]):
     """Incremental receiver: feed it whatever the port returned, get complete good frames.
 
     It keeps a partial frame between calls. A candidate with len > 200, an address above
@@ -221,71 +222,25 @@ class FrameParser:
     `crc_errors`), so garbage, truncation and foreign traffic never stall it for long.
     """
 
+    START = SOF
+    HEADER = _HEADER
+
     def __init__(self) -> None:
-        self._buf = bytearray()
+        super().__init__()
         self.crc_errors = 0
-        self.dropped_bytes = 0
         self.frames = 0
 
-    @property
-    def pending(self) -> int:
-        """Bytes held back as the start of a frame not yet complete."""
-        return len(self._buf)
+    def _size(self, buf: bytearray) -> int | None:
+        if buf[4] > MAX_PAYLOAD or buf[1] > MAX_ADDR:
+            return None
+        return _OVERHEAD + buf[4]
 
-    def feed(self, data: bytes) -> list[Frame]:
-        """Add received bytes; return the frames they completed, oldest first."""
-        self._buf += data
-        return self._drain(flush=False)
-
-    def idle(self) -> list[Frame]:
-        """The line went quiet: what is buffered will never complete, so hunt through it.
-
-        Without byte stuffing a fake header (0x7E then a big len) would otherwise hold a
-        real frame behind it until enough later bytes arrive; call this after a gap of a
-        few character times with `pending` > 0.
-        """
-        return self._drain(flush=True)
-
-    def reset(self) -> None:
-        """Forget any partial frame (after reopening the port)."""
-        self._buf.clear()
-
-    def _drop(self, n: int) -> None:
-        del self._buf[:n]
-        self.dropped_bytes += n
-
-    def _drain(self, flush: bool) -> list[Frame]:
-        out: list[Frame] = []
-        buf = self._buf
-        while buf:
-            start = buf.find(SOF)
-            if start < 0:
-                self._drop(len(buf))
-                break
-            if start:
-                self._drop(start)
-            if len(buf) < _HEADER:
-                if flush:
-                    self._drop(1)
-                    continue
-                break
-            size = _OVERHEAD + buf[4]
-            if buf[4] > MAX_PAYLOAD or buf[1] > MAX_ADDR:
-                self._drop(1)
-                continue
-            if len(buf) < size:
-                if flush:
-                    self._drop(1)
-                    continue
-                break
-            if crc16_modbus(buf[1 : size - 2]) != buf[size - 2] | buf[size - 1] << 8:
-                self.crc_errors += 1
-                self._drop(1)
-                continue
-            out.append(Frame(buf[1], buf[2], buf[3], bytes(buf[_HEADER : size - 2])))
-            self.frames += 1
-            del buf[:size]
-        return out
+    def _frame(self, buf: bytearray, size: int) -> Frame | None:
+        if crc16_modbus(buf[1 : size - 2]) != buf[size - 2] | buf[size - 1] << 8:
+            self.crc_errors += 1
+            return None
+        self.frames += 1
+        return Frame(buf[1], buf[2], buf[3], bytes(buf[_HEADER : size - 2]))
 
 
 # --- Master -> device ---------------------------------------------------------------------
